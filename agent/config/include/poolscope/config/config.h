@@ -1,0 +1,79 @@
+// The agent's configuration: what it listens on, how it logs, and which
+// PostgreSQL and Redis targets it watches. Loaded from YAML:
+//
+//   http:
+//     listen: 127.0.0.1:9640
+//   log:
+//     level: info          # debug|info|warn|error
+//     format: text         # text|json
+//   targets:
+//     postgres:
+//       - name: main
+//         dsn: "host=127.0.0.1 port=5432 dbname=postgres user=postgres"
+//         interval: 5s
+//     redis:
+//       - name: cache
+//         address: 127.0.0.1:6379
+//         interval: 5s
+//
+// Loading is strict: unknown keys, wrong types and bad values are errors
+// whose message names the file, line, column and key.
+//
+// Thread-safety: plain values; copy freely.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "poolscope/core/dsn.h"
+#include "poolscope/core/duration.h"
+#include "poolscope/core/host_port.h"
+#include "poolscope/core/logging.h"
+#include "poolscope/core/result.h"
+
+namespace poolscope {
+
+struct HttpConfig {
+  HostPort listen{"127.0.0.1", 9640};
+};
+
+struct LogConfig {
+  std::string level = "info";
+  LogFormat format = LogFormat::kText;
+};
+
+// PostgresTarget is one PostgreSQL server the agent watches.
+struct PostgresTarget {
+  std::string name;
+  Dsn dsn;                                               // from dsn, dsn_env or dsn_file
+  std::string dsn_source;                                // "dsn", "dsn_env FOO", "dsn_file /path"
+  Duration interval = std::chrono::seconds(5);           // between checks
+  Duration timeout = std::chrono::seconds(3);            // hard bound on one check
+};
+
+// RedisTarget is one Redis server the agent watches.
+struct RedisTarget {
+  std::string name;
+  HostPort address;
+  Duration interval = std::chrono::seconds(5);
+  Duration timeout = std::chrono::seconds(3);
+};
+
+// Config is the whole agent configuration.
+struct Config {
+  std::string source;  // the file it came from, for messages
+  HttpConfig http;
+  LogConfig log;
+  std::vector<PostgresTarget> postgres;
+  std::vector<RedisTarget> redis;
+};
+
+// LoadConfigFile reads and validates the YAML file at `path`.
+Result<Config> LoadConfigFile(const std::string& path);
+
+// ParseConfig validates YAML `text`; `source` names it in error messages.
+Result<Config> ParseConfig(std::string_view text, const std::string& source);
+
+}  // namespace poolscope

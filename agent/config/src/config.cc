@@ -1,0 +1,273 @@
+#include "poolscope/config/config.h"
+
+#include <yaml-cpp/yaml.h>
+
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <set>
+#include <sstream>
+
+#include <fmt/format.h>
+
+namespace poolscope {
+namespace {
+
+// Invalid is thrown inside this file only, to unwind the walk over the tree;
+// LoadConfig turns it into an Error value.
+struct Invalid {
+  std::string message;
+};
+
+// Walker validates one YAML document and knows where each node came from.
+class Walker {
+ public:
+  explicit Walker(std::string source) : source_(std::move(source)) {}
+
+  [[noreturn]] void Fail(const YAML::Node& node, const std::string& key,
+                         const std::string& what) const {
+    const YAML::Mark m = node.Mark();
+    if (m.line >= 0) {
+      throw Invalid{fmt::format("{}:{}:{}: {}: {}", source_, m.line + 1, m.column + 1, key, what)};
+    }
+    throw Invalid{fmt::format("{}: {}: {}", source_, key, what)};
+  }
+
+  static const char* KindName(const YAML::Node& n) {
+    switch (n.Type()) {
+      case YAML::NodeType::Map:
+        return "a map";
+      case YAML::NodeType::Sequence:
+        return "a list";
+      case YAML::NodeType::Scalar:
+        return "a scalar";
+      case YAML::NodeType::Null:
+        return "nothing";
+      default:
+        return "an undefined value";
+    }
+  }
+
+  // Keys checks that `node` is a map holding only `allowed` keys.
+  void Keys(const YAML::Node& node, const std::string& key, const std::set<std::string>& allowed) {
+    if (!node.IsMap()) Fail(node, key, fmt::format("expected a map, got {}", KindName(node)));
+    for (const auto& kv : node) {
+      const std::string name = kv.first.Scalar();
+      if (allowed.count(name) == 0) {
+        std::string known;
+        for (const auto& a : allowed) known += (known.empty() ? "" : ", ") + a;
+        Fail(kv.first, Join(key, name), fmt::format("unknown key (known keys here: {})", known));
+      }
+    }
+  }
+
+  std::string String(const YAML::Node& node, const std::string& key) {
+    if (!node.IsScalar()) Fail(node, key, fmt::format("expected a string, got {}", KindName(node)));
+    return node.Scalar();
+  }
+
+  Duration Dur(const YAML::Node& node, const std::string& key) {
+    std::string text = String(node, key);
+    auto d = ParseDuration(text);
+    if (!d) {
+      Fail(node, key,
+           fmt::format("bad duration \"{}\" (write a number with a unit: 500ms, 5s, 2m, 1h)", text));
+    }
+    return *d;
+  }
+
+  std::string OneOf(const YAML::Node& node, const std::string& key,
+                    const std::vector<std::string>& choices) {
+    std::string text = String(node, key);
+    for (const auto& c : choices) {
+      if (text == c) return text;
+    }
+    std::string list;
+    for (const auto& c : choices) list += (list.empty() ? "" : "|") + c;
+    Fail(node, key, fmt::format("\"{}\" is not one of {}", text, list));
+  }
+
+  HostPort Address(const YAML::Node& node, const std::string& key) {
+    std::string text = String(node, key);
+    auto hp = ParseHostPort(text);
+    if (!hp) Fail(node, key, hp.error().message);
+    return *hp;
+  }
+
+  static std::string Join(const std::string& a, const std::string& b) {
+    return a.empty() ? b : a + "." + b;
+  }
+
+  Config Walk(const YAML::Node& root) {
+    Config cfg;
+    cfg.source = source_;
+    if (root.IsNull()) return cfg;
+    Keys(root, "", {"http", "log", "targets"});
+    if (auto http = root["http"]; http && !http.IsNull()) {
+      Keys(http, "http", {"listen"});
+      if (auto l = http["listen"]) cfg.http.listen = Address(l, "http.listen");
+    }
+    if (auto log = root["log"]; log && !log.IsNull()) {
+      Keys(log, "log", {"level", "format"});
+      if (auto l = log["level"]) {
+        cfg.log.level = OneOf(l, "log.level", {"debug", "info", "warn", "error"});
+      }
+      if (auto f = log["format"]) {
+        cfg.log.format =
+            OneOf(f, "log.format", {"text", "json"}) == "json" ? LogFormat::kJson : LogFormat::kText;
+      }
+    }
+    if (auto targets = root["targets"]; targets && !targets.IsNull()) {
+      Keys(targets, "targets", {"postgres", "redis"});
+      if (auto pg = targets["postgres"]; pg && !pg.IsNull()) {
+        List(pg, "targets.postgres", [&](const YAML::Node& n, const std::string& key) {
+          cfg.postgres.push_back(Postgres(n, key));
+        });
+      }
+      if (auto rd = targets["redis"]; rd && !rd.IsNull()) {
+        List(rd, "targets.redis", [&](const YAML::Node& n, const std::string& key) {
+          cfg.redis.push_back(Redis(n, key));
+        });
+      }
+    }
+    return cfg;
+  }
+
+ private:
+  template <typename Fn>
+  void List(const YAML::Node& node, const std::string& key, Fn&& each) {
+    if (!node.IsSequence()) {
+      Fail(node, key, fmt::format("expected a list of targets, got {}", KindName(node)));
+    }
+    for (std::size_t i = 0; i < node.size(); ++i) {
+      each(node[i], fmt::format("{}[{}]", key, i));
+    }
+  }
+
+  // Name reads and checks a target name: required, unique, label-safe.
+  std::string Name(const YAML::Node& node, const std::string& key) {
+    auto n = node["name"];
+    if (!n) Fail(node, key + ".name", "missing (every target needs a name)");
+    std::string name = String(n, key + ".name");
+    if (name.empty() || name.size() > 64 ||
+        name.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-") !=
+            std::string::npos) {
+      Fail(n, key + ".name", "use 1-64 letters, digits, '_', '.' or '-'");
+    }
+    if (!names_.insert(name).second) Fail(n, key + ".name", fmt::format("\"{}\" is used twice", name));
+    return name;
+  }
+
+  void Timing(const YAML::Node& node, const std::string& key, Duration* interval,
+              Duration* timeout) {
+    if (auto i = node["interval"]) {
+      *interval = Dur(i, key + ".interval");
+      if (*interval < std::chrono::milliseconds(100)) {
+        Fail(i, key + ".interval", "must be at least 100ms");
+      }
+    }
+    bool timeout_set = false;
+    if (auto t = node["timeout"]) {
+      *timeout = Dur(t, key + ".timeout");
+      timeout_set = true;
+      if (*timeout <= Duration::zero()) Fail(t, key + ".timeout", "must be more than 0");
+      if (*timeout > *interval) {
+        Fail(t, key + ".timeout",
+             fmt::format("must not exceed the interval ({})", FormatDuration(*interval)));
+      }
+    }
+    if (!timeout_set && *timeout > *interval) *timeout = *interval;
+  }
+
+  PostgresTarget Postgres(const YAML::Node& node, const std::string& key) {
+    Keys(node, key, {"name", "dsn", "dsn_env", "dsn_file", "interval", "timeout"});
+    PostgresTarget t;
+    t.name = Name(node, key);
+    int sources = (node["dsn"] ? 1 : 0) + (node["dsn_env"] ? 1 : 0) + (node["dsn_file"] ? 1 : 0);
+    if (sources != 1) {
+      Fail(node, key, "give exactly one of dsn, dsn_env (a variable holding it) or dsn_file");
+    }
+    std::string text;
+    std::string where;
+    if (auto d = node["dsn"]) {
+      where = key + ".dsn";
+      text = String(d, where);
+      t.dsn_source = "dsn";
+    } else if (auto e = node["dsn_env"]) {
+      where = key + ".dsn_env";
+      std::string var = String(e, where);
+      const char* v = std::getenv(var.c_str());
+      if (v == nullptr) Fail(e, where, fmt::format("environment variable {} is not set", var));
+      text = v;
+      t.dsn_source = "dsn_env " + var;
+    } else {
+      auto f = node["dsn_file"];
+      where = key + ".dsn_file";
+      std::string path = String(f, where);
+      std::ifstream in(path);
+      if (!in) Fail(f, where, fmt::format("cannot read {}: {}", path, std::strerror(errno)));
+      std::stringstream ss;
+      ss << in.rdbuf();
+      text = ss.str();
+      while (!text.empty() && (text.back() == '\n' || text.back() == '\r' || text.back() == ' ')) {
+        text.pop_back();
+      }
+      t.dsn_source = "dsn_file " + path;
+    }
+    std::string problem;
+    if (!ValidateDsn(text, &problem)) {
+      Fail(node[where.substr(where.rfind('.') + 1)], where,
+           "invalid connection string: " + problem);
+    }
+    t.dsn = Dsn(std::move(text));
+    Timing(node, key, &t.interval, &t.timeout);
+    return t;
+  }
+
+  RedisTarget Redis(const YAML::Node& node, const std::string& key) {
+    Keys(node, key, {"name", "address", "interval", "timeout"});
+    RedisTarget t;
+    t.name = Name(node, key);
+    auto a = node["address"];
+    if (!a) Fail(node, key + ".address", "missing (host:port of the Redis server)");
+    t.address = Address(a, key + ".address");
+    if (t.address.port == 0) Fail(a, key + ".address", "port 0 is not a server port");
+    Timing(node, key, &t.interval, &t.timeout);
+    return t;
+  }
+
+  std::string source_;
+  std::set<std::string> names_;
+};
+
+}  // namespace
+
+Result<Config> ParseConfig(std::string_view text, const std::string& source) {
+  try {
+    YAML::Node root = YAML::Load(std::string(text));
+    return Walker(source).Walk(root);
+  } catch (const Invalid& e) {
+    return Error{ErrorCode::kInvalidArgument, e.message};
+  } catch (const YAML::ParserException& e) {
+    return Error{ErrorCode::kInvalidArgument,
+                 fmt::format("{}:{}:{}: YAML syntax error: {}", source, e.mark.line + 1,
+                             e.mark.column + 1, e.msg)};
+  } catch (const YAML::Exception& e) {
+    return Error{ErrorCode::kInvalidArgument, fmt::format("{}: {}", source, e.msg)};
+  }
+}
+
+Result<Config> LoadConfigFile(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) {
+    int err = errno;
+    return Error{err == ENOENT ? ErrorCode::kNotFound : ErrorCode::kInvalidArgument,
+                 fmt::format("{}: cannot read config file: {}", path, std::strerror(err))};
+  }
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ParseConfig(ss.str(), path);
+}
+
+}  // namespace poolscope

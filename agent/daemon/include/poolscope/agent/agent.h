@@ -1,0 +1,60 @@
+// Agent wires the daemon together: the metrics registry, one sampler per
+// configured target, and the HTTP server with /metrics and /healthz.
+// poolscope-agent's main() only parses flags, loads the config and runs an
+// Agent until a signal arrives; tests run an Agent in-process.
+//
+//   Agent agent(config);
+//   if (Status s = agent.Start(); !s) { ...s.error().message... }
+//   ...
+//   agent.Stop();
+//
+// Thread-safety: Start/Stop from one owning thread. The HTTP handlers and the
+// samplers run on their own threads and only touch thread-safe metrics.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include <prometheus/registry.h>
+
+#include "poolscope/config/config.h"
+#include "poolscope/core/result.h"
+
+namespace poolscope {
+
+class HttpServer;
+class MetricsHandler;
+class UpSampler;
+struct SamplerMetrics;
+
+class Agent {
+ public:
+  explicit Agent(Config config);
+  ~Agent();
+  Agent(const Agent&) = delete;
+  Agent& operator=(const Agent&) = delete;
+
+  // Start binds the HTTP listener (failing with a clear error when it cannot)
+  // and then starts every sampler. A target that is down does not fail Start.
+  Status Start();
+
+  // Stop stops the samplers and the HTTP server; returns within about 100 ms.
+  void Stop();
+
+  // http_port is the bound HTTP port (after Start).
+  std::uint16_t http_port() const;
+
+  // registry holds every poolscope metric of this agent.
+  prometheus::Registry& registry() { return *registry_; }
+
+ private:
+  Config config_;
+  std::shared_ptr<prometheus::Registry> registry_;
+  std::unique_ptr<SamplerMetrics> sampler_metrics_;
+  std::vector<std::unique_ptr<UpSampler>> samplers_;
+  std::unique_ptr<MetricsHandler> metrics_;
+  std::unique_ptr<HttpServer> http_;
+};
+
+}  // namespace poolscope

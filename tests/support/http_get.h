@@ -1,0 +1,17 @@
+// HttpGet: a minimal blocking HTTP/1.0 GET for tests (no keep-alive, no TLS).
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+namespace poolscope::testing {
+
+struct HttpResult {
+  int status = 0;  // 0 when the request failed (connect refused, timeout)
+  std::string body;
+};
+
+// HttpGet fetches http://127.0.0.1:<port><path> with a 5 s timeout.
+HttpResult HttpGet(std::uint16_t port, const std::string& path);
+
+}  // namespace poolscope::testing

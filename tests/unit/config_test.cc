@@ -1,0 +1,155 @@
+#include "poolscope/config/config.h"
+
+#include <cstdlib>
+#include <fstream>
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+namespace poolscope {
+namespace {
+
+using ::testing::HasSubstr;
+
+std::string ErrorOf(const std::string& yaml) {
+  auto r = ParseConfig(yaml, "agent.yaml");
+  EXPECT_FALSE(r.ok()) << "expected an error for:\n" << yaml;
+  return r.ok() ? "" : r.error().message;
+}
+
+TEST(ConfigTest, ParsesTheDocumentedShape) {
+  auto cfg = ParseConfig(R"(
+http:
+  listen: 127.0.0.1:9640
+log:
+  level: debug
+  format: json
+targets:
+  postgres:
+    - name: main
+      dsn: "host=127.0.0.1 port=5432 dbname=postgres user=postgres"
+      interval: 5s
+  redis:
+    - name: cache
+      address: 127.0.0.1:6379
+      interval: 2s
+      timeout: 500ms
+)",
+                         "agent.yaml");
+  ASSERT_TRUE(cfg.ok()) << cfg.error().message;
+  EXPECT_EQ(cfg->http.listen.host, "127.0.0.1");
+  EXPECT_EQ(cfg->http.listen.port, 9640);
+  EXPECT_EQ(cfg->log.level, "debug");
+  EXPECT_EQ(cfg->log.format, LogFormat::kJson);
+  ASSERT_EQ(cfg->postgres.size(), 1u);
+  EXPECT_EQ(cfg->postgres[0].name, "main");
+  EXPECT_EQ(cfg->postgres[0].interval, std::chrono::seconds(5));
+  EXPECT_EQ(cfg->postgres[0].timeout, std::chrono::seconds(3));
+  EXPECT_THAT(cfg->postgres[0].dsn.Expose(), HasSubstr("port=5432"));
+  ASSERT_EQ(cfg->redis.size(), 1u);
+  EXPECT_EQ(cfg->redis[0].address.port, 6379);
+  EXPECT_EQ(cfg->redis[0].timeout, std::chrono::milliseconds(500));
+}
+
+TEST(ConfigTest, EmptyFileMeansDefaults) {
+  auto cfg = ParseConfig("", "agent.yaml");
+  ASSERT_TRUE(cfg.ok());
+  EXPECT_EQ(cfg->http.listen.ToString(), "127.0.0.1:9640");
+  EXPECT_TRUE(cfg->postgres.empty());
+}
+
+TEST(ConfigTest, TimeoutDefaultsToAtMostTheInterval) {
+  auto cfg = ParseConfig("targets:\n  redis:\n    - {name: r, address: 'h:1', interval: 1s}\n", "f");
+  ASSERT_TRUE(cfg.ok()) << cfg.error().message;
+  EXPECT_EQ(cfg->redis[0].timeout, std::chrono::seconds(1));
+}
+
+TEST(ConfigTest, MissingFileNamesTheFile) {
+  auto r = LoadConfigFile("/nonexistent/poolscope.yaml");
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().message,
+            "/nonexistent/poolscope.yaml: cannot read config file: No such file or directory");
+}
+
+TEST(ConfigTest, SyntaxErrorNamesLineAndColumn) {
+  EXPECT_THAT(ErrorOf("http:\n  listen: [127.0.0.1\n"),
+              HasSubstr("agent.yaml:3:1: YAML syntax error"));
+}
+
+TEST(ConfigTest, UnknownKeyNamesKeyAndLine) {
+  EXPECT_EQ(ErrorOf("http:\n  listen: 127.0.0.1:1\n  lisen: x\n"),
+            "agent.yaml:3:3: http.lisen: unknown key (known keys here: listen)");
+  EXPECT_THAT(ErrorOf("targets:\n  postgres:\n    - name: a\n      dsn: x=1\n      intervall: 5s\n"),
+              HasSubstr("agent.yaml:5:7: targets.postgres[0].intervall: unknown key"));
+  EXPECT_THAT(ErrorOf("tragets: {}\n"), HasSubstr("agent.yaml:1:1: tragets: unknown key"));
+}
+
+TEST(ConfigTest, WrongTypeNamesKey) {
+  EXPECT_EQ(ErrorOf("http:\n  listen:\n    port: 1\n"),
+            "agent.yaml:3:5: http.listen: expected a string, got a map");
+  EXPECT_EQ(ErrorOf("targets:\n  postgres:\n    name: a\n"),
+            "agent.yaml:3:5: targets.postgres: expected a list of targets, got a map");
+  EXPECT_EQ(ErrorOf("http: 5\n"), "agent.yaml:1:7: http: expected a map, got a scalar");
+}
+
+TEST(ConfigTest, BadDurationSaysHowToWriteOne) {
+  EXPECT_EQ(ErrorOf("targets:\n  redis:\n    - name: r\n      address: h:1\n      interval: 5\n"),
+            "agent.yaml:5:17: targets.redis[0].interval: bad duration \"5\" (write a number with "
+            "a unit: 500ms, 5s, 2m, 1h)");
+  EXPECT_THAT(ErrorOf("targets:\n  redis:\n    - {name: r, address: 'h:1', interval: 5 s}\n"),
+              HasSubstr("bad duration \"5 s\""));
+  EXPECT_THAT(ErrorOf("targets:\n  redis:\n    - {name: r, address: 'h:1', interval: 10ms}\n"),
+              HasSubstr("interval: must be at least 100ms"));
+  EXPECT_THAT(
+      ErrorOf("targets:\n  redis:\n    - {name: r, address: 'h:1', interval: 1s, timeout: 2s}\n"),
+      HasSubstr("timeout: must not exceed the interval (1s)"));
+}
+
+TEST(ConfigTest, BadValuesAreNamed) {
+  EXPECT_EQ(ErrorOf("log:\n  level: loud\n"),
+            "agent.yaml:2:10: log.level: \"loud\" is not one of debug|info|warn|error");
+  EXPECT_THAT(ErrorOf("http:\n  listen: localhost\n"),
+              HasSubstr("http.listen: bad address \"localhost\": write host:port"));
+  EXPECT_THAT(ErrorOf("http:\n  listen: 127.0.0.1:70000\n"),
+              HasSubstr("the port must be a number from 0 to 65535"));
+  EXPECT_THAT(ErrorOf("targets:\n  redis:\n    - {address: 'h:1'}\n"),
+              HasSubstr("targets.redis[0].name: missing"));
+  EXPECT_THAT(ErrorOf("targets:\n  redis:\n    - {name: a, address: 'h:1'}\n    - {name: a, "
+                      "address: 'h:2'}\n"),
+              HasSubstr("targets.redis[1].name: \"a\" is used twice"));
+  EXPECT_THAT(ErrorOf("targets:\n  redis:\n    - {name: 'a b', address: 'h:1'}\n"),
+              HasSubstr("use 1-64 letters"));
+}
+
+TEST(ConfigTest, DsnSources) {
+  EXPECT_THAT(ErrorOf("targets:\n  postgres:\n    - {name: a}\n"),
+              HasSubstr("targets.postgres[0]: give exactly one of dsn, dsn_env"));
+  EXPECT_THAT(ErrorOf("targets:\n  postgres:\n    - {name: a, dsn: 'x=1', dsn_env: V}\n"),
+              HasSubstr("give exactly one of"));
+  ::unsetenv("POOLSCOPE_TEST_UNSET_DSN");
+  EXPECT_THAT(ErrorOf("targets:\n  postgres:\n    - {name: a, dsn_env: POOLSCOPE_TEST_UNSET_DSN}\n"),
+              HasSubstr("dsn_env: environment variable POOLSCOPE_TEST_UNSET_DSN is not set"));
+  ::setenv("POOLSCOPE_TEST_DSN", "host=h password=hunter2", 1);
+  auto cfg = ParseConfig("targets:\n  postgres:\n    - {name: a, dsn_env: POOLSCOPE_TEST_DSN}\n", "f");
+  ASSERT_TRUE(cfg.ok());
+  EXPECT_EQ(cfg->postgres[0].dsn.Expose(), "host=h password=hunter2");
+
+  std::string path = ::testing::TempDir() + "/dsn.txt";
+  std::ofstream(path) << "host=filehost password=s3cret\n";
+  cfg = ParseConfig("targets:\n  postgres:\n    - {name: a, dsn_file: '" + path + "'}\n", "f");
+  ASSERT_TRUE(cfg.ok()) << cfg.error().message;
+  EXPECT_EQ(cfg->postgres[0].dsn.Expose(), "host=filehost password=s3cret");
+  EXPECT_THAT(ErrorOf("targets:\n  postgres:\n    - {name: a, dsn_file: /nonexistent/dsn}\n"),
+              HasSubstr("cannot read /nonexistent/dsn: No such file or directory"));
+}
+
+TEST(ConfigTest, InvalidDsnNeverEchoesThePassword) {
+  std::string msg = ErrorOf("targets:\n  postgres:\n    - {name: a, dsn: \"host=h password='hunter2\"}\n");
+  EXPECT_THAT(msg, HasSubstr("targets.postgres[0].dsn: invalid connection string"));
+  EXPECT_THAT(msg, ::testing::Not(HasSubstr("hunter2")));
+  msg = ErrorOf("targets:\n  postgres:\n    - {name: a, dsn: \"host=h hunter2\"}\n");
+  EXPECT_THAT(msg, ::testing::Not(HasSubstr("hunter2")));
+}
+
+}  // namespace
+}  // namespace poolscope
