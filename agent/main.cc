@@ -5,9 +5,9 @@
 #include <cstdio>
 #include <string>
 
-#include <CLI/CLI.hpp>
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
+#include <CLI/CLI.hpp>
 
 #include "poolscope/agent/agent.h"
 #include "poolscope/config/config.h"
@@ -21,15 +21,15 @@ constexpr int kExitConfig = 2;
 }  // namespace
 
 int main(int argc, char** argv) {
-  CLI::App app{"poolscope-agent: pool-health and observability agent for PostgreSQL, Redis and "
-               "PgBouncer"};
+  CLI::App app{
+      "poolscope-agent: pool-health and observability agent for PostgreSQL, Redis and "
+      "PgBouncer"};
   std::string config_path = "/etc/poolscope/poolscope.yaml";
   std::string check_path;
   app.add_option("-c,--config", config_path, "Configuration file (YAML)")->capture_default_str();
   app.add_option("--check-config", check_path, "Validate this configuration file and exit");
-  app.set_version_flag("--version",
-                       fmt::format("poolscope-agent {} ({})", poolscope::Version(),
-                                   poolscope::Revision()));
+  app.set_version_flag("--version", fmt::format("poolscope-agent {} ({})", poolscope::Version(),
+                                                poolscope::Revision()));
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -66,7 +66,8 @@ std::string WhyCannotBind(const HostPort& address) {
   hints.ai_flags = AI_PASSIVE;
   addrinfo* res = nullptr;
   int gai = getaddrinfo(address.host.c_str(), std::to_string(address.port).c_str(), &hints, &res);
-  if (gai != 0) return fmt::format("cannot resolve host \"{}\": {}", address.host, gai_strerror(gai));
+  if (gai != 0)
+    return fmt::format("cannot resolve host \"{}\": {}", address.host, gai_strerror(gai));
   std::string why;
   int fd = socket(res->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
   int one = 1;
@@ -104,11 +105,16 @@ void HttpServer::Handle(std::string path, HttpHandler handler) {
 
 Status HttpServer::Start(const HostPort& address) {
   const std::string ports = address.ToString();
-  const char* options[] = {"listening_ports", ports.c_str(),
-                           "num_threads", "4",
-                           "request_timeout_ms", "10000",
-                           "enable_keep_alive", "yes",
-                           "keep_alive_timeout_ms", "10000",
+  const char* options[] = {"listening_ports",
+                           ports.c_str(),
+                           "num_threads",
+                           "4",
+                           "request_timeout_ms",
+                           "10000",
+                           "enable_keep_alive",
+                           "yes",
+                           "keep_alive_timeout_ms",
+                           "10000",
                            nullptr};
   mg_callbacks callbacks{};
   callbacks.log_message = [](const mg_connection*, const char*) { return 1; };  // we report

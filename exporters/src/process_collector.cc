@@ -82,8 +82,9 @@ std::vector<prometheus::MetricFamily> ProcessCollector::Collect() const {
   if (f.size() > 21) {
     // utime 14, stime 15, vsize 23, rss 24 in proc(5).
     double cpu = (std::stod(f[11]) + std::stod(f[12])) / ticks;
-    out.push_back(Family("process_cpu_seconds_total", "Total user and system CPU time spent in seconds.",
-                         MetricType::Counter, cpu));
+    out.push_back(Family("process_cpu_seconds_total",
+                         "Total user and system CPU time spent in seconds.", MetricType::Counter,
+                         cpu));
     out.push_back(Family("process_virtual_memory_bytes", "Virtual memory size in bytes.",
                          MetricType::Gauge, std::stod(f[20])));
     out.push_back(Family("process_resident_memory_bytes", "Resident memory size in bytes.",

@@ -41,9 +41,11 @@ class AgentTest : public ::testing::Test {
     Config cfg;
     cfg.http.listen = {"127.0.0.1", 0};
     cfg.postgres.push_back({"main", Dsn(pg_->Query("dsn")), "dsn", kInterval, 400ms});
-    cfg.redis.push_back({"cache", {"127.0.0.1", static_cast<std::uint16_t>(std::stoi(
-                                                    redis_->Query("port")))},
-                         kInterval, 400ms});
+    cfg.redis.push_back(
+        {"cache",
+         {"127.0.0.1", static_cast<std::uint16_t>(std::stoi(redis_->Query("port")))},
+         kInterval,
+         400ms});
     agent_ = std::make_unique<Agent>(std::move(cfg));
     ASSERT_TRUE(agent_->Start().ok());
   }
@@ -129,9 +131,9 @@ TEST_F(AgentTest, MetricsPassPromtool) {
   ASSERT_TRUE(Becomes(R"(poolscope_pg_up{target="main"})", 1, 3s));
   auto r = HttpGet(agent_->http_port(), "/metrics");
   ASSERT_EQ(r.status, 200);
-  for (const char* family : {"poolscope_build_info{", "process_cpu_seconds_total ",
-                             "process_resident_memory_bytes ", "process_open_fds ",
-                             "process_start_time_seconds ", "poolscope_redis_up{"}) {
+  for (const char* family :
+       {"poolscope_build_info{", "process_cpu_seconds_total ", "process_resident_memory_bytes ",
+        "process_open_fds ", "process_start_time_seconds ", "poolscope_redis_up{"}) {
     EXPECT_THAT(r.body, ::testing::HasSubstr(family));
   }
   std::string path = pg_->dir() + "/../metrics-" + std::to_string(::getpid()) + ".txt";

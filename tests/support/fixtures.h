@@ -50,10 +50,11 @@ bool Eventually(std::chrono::milliseconds timeout, const std::function<bool()>& 
 }  // namespace poolscope::testing
 
 // POOLSCOPE_REQUIRE_ENV skips the test when a variable scripts/test.sh sets is missing.
-#define POOLSCOPE_REQUIRE_ENV(var)                                                  \
-  do {                                                                              \
-    if (::poolscope::testing::Env(var).empty()) {                                   \
-      GTEST_SKIP() << var " is not set: run through ./scripts/test.sh, which starts " \
-                      "the throw-away servers";                                     \
-    }                                                                               \
+#define POOLSCOPE_REQUIRE_ENV(var)                                    \
+  do {                                                                \
+    if (::poolscope::testing::Env(var).empty()) {                     \
+      GTEST_SKIP() << var                                             \
+          " is not set: run through ./scripts/test.sh, which starts " \
+          "the throw-away servers";                                   \
+    }                                                                 \
   } while (0)

@@ -59,7 +59,8 @@ TEST(ConfigTest, EmptyFileMeansDefaults) {
 }
 
 TEST(ConfigTest, TimeoutDefaultsToAtMostTheInterval) {
-  auto cfg = ParseConfig("targets:\n  redis:\n    - {name: r, address: 'h:1', interval: 1s}\n", "f");
+  auto cfg =
+      ParseConfig("targets:\n  redis:\n    - {name: r, address: 'h:1', interval: 1s}\n", "f");
   ASSERT_TRUE(cfg.ok()) << cfg.error().message;
   EXPECT_EQ(cfg->redis[0].timeout, std::chrono::seconds(1));
 }
@@ -79,8 +80,9 @@ TEST(ConfigTest, SyntaxErrorNamesLineAndColumn) {
 TEST(ConfigTest, UnknownKeyNamesKeyAndLine) {
   EXPECT_EQ(ErrorOf("http:\n  listen: 127.0.0.1:1\n  lisen: x\n"),
             "agent.yaml:3:3: http.lisen: unknown key (known keys here: listen)");
-  EXPECT_THAT(ErrorOf("targets:\n  postgres:\n    - name: a\n      dsn: x=1\n      intervall: 5s\n"),
-              HasSubstr("agent.yaml:5:7: targets.postgres[0].intervall: unknown key"));
+  EXPECT_THAT(
+      ErrorOf("targets:\n  postgres:\n    - name: a\n      dsn: x=1\n      intervall: 5s\n"),
+      HasSubstr("agent.yaml:5:7: targets.postgres[0].intervall: unknown key"));
   EXPECT_THAT(ErrorOf("tragets: {}\n"), HasSubstr("agent.yaml:1:1: tragets: unknown key"));
 }
 
@@ -127,10 +129,12 @@ TEST(ConfigTest, DsnSources) {
   EXPECT_THAT(ErrorOf("targets:\n  postgres:\n    - {name: a, dsn: 'x=1', dsn_env: V}\n"),
               HasSubstr("give exactly one of"));
   ::unsetenv("POOLSCOPE_TEST_UNSET_DSN");
-  EXPECT_THAT(ErrorOf("targets:\n  postgres:\n    - {name: a, dsn_env: POOLSCOPE_TEST_UNSET_DSN}\n"),
-              HasSubstr("dsn_env: environment variable POOLSCOPE_TEST_UNSET_DSN is not set"));
+  EXPECT_THAT(
+      ErrorOf("targets:\n  postgres:\n    - {name: a, dsn_env: POOLSCOPE_TEST_UNSET_DSN}\n"),
+      HasSubstr("dsn_env: environment variable POOLSCOPE_TEST_UNSET_DSN is not set"));
   ::setenv("POOLSCOPE_TEST_DSN", "host=h password=hunter2", 1);
-  auto cfg = ParseConfig("targets:\n  postgres:\n    - {name: a, dsn_env: POOLSCOPE_TEST_DSN}\n", "f");
+  auto cfg =
+      ParseConfig("targets:\n  postgres:\n    - {name: a, dsn_env: POOLSCOPE_TEST_DSN}\n", "f");
   ASSERT_TRUE(cfg.ok());
   EXPECT_EQ(cfg->postgres[0].dsn.Expose(), "host=h password=hunter2");
 
@@ -144,7 +148,8 @@ TEST(ConfigTest, DsnSources) {
 }
 
 TEST(ConfigTest, InvalidDsnNeverEchoesThePassword) {
-  std::string msg = ErrorOf("targets:\n  postgres:\n    - {name: a, dsn: \"host=h password='hunter2\"}\n");
+  std::string msg =
+      ErrorOf("targets:\n  postgres:\n    - {name: a, dsn: \"host=h password='hunter2\"}\n");
   EXPECT_THAT(msg, HasSubstr("targets.postgres[0].dsn: invalid connection string"));
   EXPECT_THAT(msg, ::testing::Not(HasSubstr("hunter2")));
   msg = ErrorOf("targets:\n  postgres:\n    - {name: a, dsn: \"host=h hunter2\"}\n");

@@ -1,5 +1,5 @@
-#include <sys/socket.h>
 #include <netinet/in.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <gmock/gmock.h>
@@ -15,8 +15,8 @@
 namespace poolscope {
 namespace {
 
-using ::testing::HasSubstr;
 using ::poolscope::testing::HttpGet;
+using ::testing::HasSubstr;
 
 TEST(HttpServerTest, ServesExactPathsOnAFreePort) {
   HttpServer server;
@@ -64,7 +64,11 @@ TEST(ProcessCollectorTest, ReportsThisProcess) {
 
 TEST(MetricsHandlerTest, RendersTextFormat) {
   auto reg = std::make_shared<prometheus::Registry>();
-  prometheus::BuildCounter().Name("t_events_total").Help("h").Register(*reg).Add({{"a", "b"}})
+  prometheus::BuildCounter()
+      .Name("t_events_total")
+      .Help("h")
+      .Register(*reg)
+      .Add({{"a", "b"}})
       .Increment(3);
   MetricsHandler h({reg, std::make_shared<ProcessCollector>()});
   std::string text = h.Render();

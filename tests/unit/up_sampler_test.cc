@@ -36,7 +36,9 @@ class UpSamplerTest : public ::testing::Test {
     auto sink = std::make_shared<spdlog::sinks::ostream_sink_mt>(log_);
     spdlog::set_default_logger(std::make_shared<spdlog::logger>("test", sink));
   }
-  void TearDown() override { spdlog::set_default_logger(spdlog::stderr_color_mt("restored-" + std::to_string(++restored_))); }
+  void TearDown() override {
+    spdlog::set_default_logger(spdlog::stderr_color_mt("restored-" + std::to_string(++restored_)));
+  }
 
   int Count(const std::string& needle) const {
     std::string s = log_.str();
@@ -53,9 +55,10 @@ class UpSamplerTest : public ::testing::Test {
 
 TEST_F(UpSamplerTest, PublishesStateAndLogsOnlyTransitions) {
   auto& up = metrics_.pg_up.Add({{"target", "main"}});
-  UpSampler s({"pg_up", "main", std::chrono::seconds(1), std::chrono::seconds(1)},
-              std::make_unique<ScriptedProbe>(std::deque<bool>{true, false, false, false, true, true}),
-              up, metrics_);
+  UpSampler s(
+      {"pg_up", "main", std::chrono::seconds(1), std::chrono::seconds(1)},
+      std::make_unique<ScriptedProbe>(std::deque<bool>{true, false, false, false, true, true}), up,
+      metrics_);
   std::stop_source stop;
   ASSERT_TRUE(s.RunOnce(stop.get_token()));
   EXPECT_EQ(up.Value(), 1);

@@ -71,8 +71,9 @@ class Walker {
     std::string text = String(node, key);
     auto d = ParseDuration(text);
     if (!d) {
-      Fail(node, key,
-           fmt::format("bad duration \"{}\" (write a number with a unit: 500ms, 5s, 2m, 1h)", text));
+      Fail(
+          node, key,
+          fmt::format("bad duration \"{}\" (write a number with a unit: 500ms, 5s, 2m, 1h)", text));
     }
     return *d;
   }
@@ -114,8 +115,8 @@ class Walker {
         cfg.log.level = OneOf(l, "log.level", {"debug", "info", "warn", "error"});
       }
       if (auto f = log["format"]) {
-        cfg.log.format =
-            OneOf(f, "log.format", {"text", "json"}) == "json" ? LogFormat::kJson : LogFormat::kText;
+        cfg.log.format = OneOf(f, "log.format", {"text", "json"}) == "json" ? LogFormat::kJson
+                                                                            : LogFormat::kText;
       }
     }
     if (auto targets = root["targets"]; targets && !targets.IsNull()) {
@@ -151,11 +152,13 @@ class Walker {
     if (!n) Fail(node, key + ".name", "missing (every target needs a name)");
     std::string name = String(n, key + ".name");
     if (name.empty() || name.size() > 64 ||
-        name.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-") !=
+        name.find_first_not_of(
+            "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-") !=
             std::string::npos) {
       Fail(n, key + ".name", "use 1-64 letters, digits, '_', '.' or '-'");
     }
-    if (!names_.insert(name).second) Fail(n, key + ".name", fmt::format("\"{}\" is used twice", name));
+    if (!names_.insert(name).second)
+      Fail(n, key + ".name", fmt::format("\"{}\" is used twice", name));
     return name;
   }
 

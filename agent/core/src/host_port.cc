@@ -32,7 +32,8 @@ Result<HostPort> ParseHostPort(std::string_view text) {
     if (hp.host.find(':') != std::string::npos) return bad("put an IPv6 host in brackets");
   }
   if (hp.host.empty()) return bad("the host is empty");
-  if (port.empty() || port.size() > 5 || port.find_first_not_of("0123456789") != std::string::npos) {
+  if (port.empty() || port.size() > 5 ||
+      port.find_first_not_of("0123456789") != std::string::npos) {
     return bad("the port must be a number from 0 to 65535");
   }
   int p = std::atoi(std::string(port).c_str());

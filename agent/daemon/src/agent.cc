@@ -56,10 +56,11 @@ Agent::~Agent() { Stop(); }
 
 Status Agent::Start() {
   if (Status s = http_->Start(config_.http.listen); !s) return s;
-  spdlog::info("poolscope-agent {} ({}) serving http://{}/metrics; watching {} postgres and {} "
-               "redis targets",
-               Version(), Revision(), HostPort{config_.http.listen.host, http_->port()}.ToString(),
-               config_.postgres.size(), config_.redis.size());
+  spdlog::info(
+      "poolscope-agent {} ({}) serving http://{}/metrics; watching {} postgres and {} "
+      "redis targets",
+      Version(), Revision(), HostPort{config_.http.listen.host, http_->port()}.ToString(),
+      config_.postgres.size(), config_.redis.size());
   for (auto& s : samplers_) s->Start();
   return OkStatus();
 }

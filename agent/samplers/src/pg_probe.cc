@@ -44,7 +44,8 @@ Status PgProbe::Check(Clock::time_point deadline, std::stop_token stop) {
   auto wait_failed = [&](WaitResult w, const char* phase) -> Status {
     if (w == WaitResult::kStopped) return fail(ErrorCode::kCancelled, "stopped");
     if (w == WaitResult::kTimeout) {
-      return fail(ErrorCode::kTimeout, fmt::format("no answer while {} before the deadline", phase));
+      return fail(ErrorCode::kTimeout,
+                  fmt::format("no answer while {} before the deadline", phase));
     }
     return fail(ErrorCode::kUnavailable, fmt::format("socket error while {}", phase));
   };
@@ -57,10 +58,12 @@ Status PgProbe::Check(Clock::time_point deadline, std::stop_token stop) {
     conn_->pg.reset(PQconnectStartParams(keys, vals, /*expand_dbname=*/1));
     PGconn* c = conn_->pg.get();
     if (c == nullptr) return fail(ErrorCode::kInternal, "out of memory starting a connection");
-    if (PQstatus(c) == CONNECTION_BAD) return fail(ErrorCode::kUnavailable, OneLine(PQerrorMessage(c)));
+    if (PQstatus(c) == CONNECTION_BAD)
+      return fail(ErrorCode::kUnavailable, OneLine(PQerrorMessage(c)));
     PostgresPollingStatusType st = PGRES_POLLING_WRITING;
     while (st != PGRES_POLLING_OK) {
-      if (st == PGRES_POLLING_FAILED) return fail(ErrorCode::kUnavailable, OneLine(PQerrorMessage(c)));
+      if (st == PGRES_POLLING_FAILED)
+        return fail(ErrorCode::kUnavailable, OneLine(PQerrorMessage(c)));
       WaitResult w = WaitForFd(PQsocket(c), st == PGRES_POLLING_WRITING, deadline, stop);
       if (w != WaitResult::kReady) return wait_failed(w, "connecting");
       st = PQconnectPoll(c);
@@ -69,7 +72,8 @@ Status PgProbe::Check(Clock::time_point deadline, std::stop_token stop) {
   }
 
   PGconn* c = conn_->pg.get();
-  if (PQsendQuery(c, "SELECT 1") == 0) return fail(ErrorCode::kUnavailable, OneLine(PQerrorMessage(c)));
+  if (PQsendQuery(c, "SELECT 1") == 0)
+    return fail(ErrorCode::kUnavailable, OneLine(PQerrorMessage(c)));
   int flush;
   while ((flush = PQflush(c)) == 1) {
     WaitResult w = WaitForFd(PQsocket(c), true, deadline, stop);

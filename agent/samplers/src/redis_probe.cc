@@ -32,7 +32,8 @@ Status RedisProbe::Check(Clock::time_point deadline, std::stop_token stop) {
   auto wait_failed = [&](WaitResult w, const char* phase) -> Status {
     if (w == WaitResult::kStopped) return fail(ErrorCode::kCancelled, "stopped");
     if (w == WaitResult::kTimeout) {
-      return fail(ErrorCode::kTimeout, fmt::format("no answer while {} before the deadline", phase));
+      return fail(ErrorCode::kTimeout,
+                  fmt::format("no answer while {} before the deadline", phase));
     }
     return fail(ErrorCode::kUnavailable, fmt::format("socket error while {}", phase));
   };

@@ -39,8 +39,8 @@ const prometheus::Histogram::BucketBoundaries& DurationBuckets() {
 
 }  // namespace
 
-UpSampler::UpSampler(UpSamplerOptions options, std::unique_ptr<Probe> probe,
-                     prometheus::Gauge& up, SamplerMetrics& metrics)
+UpSampler::UpSampler(UpSamplerOptions options, std::unique_ptr<Probe> probe, prometheus::Gauge& up,
+                     SamplerMetrics& metrics)
     : options_(std::move(options)),
       probe_(std::move(probe)),
       up_(up),
@@ -83,9 +83,9 @@ bool UpSampler::RunOnce(std::stop_token stop) {
     success_.Set(0);
     errors_.Increment();
     if (state_ != State::kDown) {
-      spdlog::warn("{} target {}: down: {} (checking again every {}; logging again when it is back)",
-                   options_.sampler, options_.target, s.error().message,
-                   FormatDuration(options_.interval));
+      spdlog::warn(
+          "{} target {}: down: {} (checking again every {}; logging again when it is back)",
+          options_.sampler, options_.target, s.error().message, FormatDuration(options_.interval));
       down_since_ = start;
     }
     state_ = State::kDown;

@@ -47,10 +47,10 @@ struct LogConfig {
 // PostgresTarget is one PostgreSQL server the agent watches.
 struct PostgresTarget {
   std::string name;
-  Dsn dsn;                                               // from dsn, dsn_env or dsn_file
-  std::string dsn_source;                                // "dsn", "dsn_env FOO", "dsn_file /path"
-  Duration interval = std::chrono::seconds(5);           // between checks
-  Duration timeout = std::chrono::seconds(3);            // hard bound on one check
+  Dsn dsn;                                      // from dsn, dsn_env or dsn_file
+  std::string dsn_source;                       // "dsn", "dsn_env FOO", "dsn_file /path"
+  Duration interval = std::chrono::seconds(5);  // between checks
+  Duration timeout = std::chrono::seconds(3);   // hard bound on one check
 };
 
 // RedisTarget is one Redis server the agent watches.
