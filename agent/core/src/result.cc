@@ -12,6 +12,10 @@ const char* ErrorCodeName(ErrorCode code) {
       return "unavailable";
     case ErrorCode::kTimeout:
       return "timeout";
+    case ErrorCode::kResourceExhausted:
+      return "resource_exhausted";
+    case ErrorCode::kQueryFailed:
+      return "query_failed";
     case ErrorCode::kCancelled:
       return "cancelled";
     case ErrorCode::kInternal:

@@ -7,24 +7,9 @@
 #include <fmt/format.h>
 
 #include "poolscope/core/pg_cancel.h"
+#include "poolscope/core/pg_connect.h"
 
 namespace poolscope {
-namespace {
-
-// OneLine folds libpq's multi-line messages into one log-friendly line.
-std::string OneLine(const char* msg) {
-  std::string out;
-  for (const char* p = msg; p != nullptr && *p != '\0'; ++p) {
-    if (*p == '\n') {
-      if (p[1] != '\0') out += "; ";
-    } else if (*p != '\t') {
-      out += *p;
-    }
-  }
-  return out.empty() ? "unknown libpq error" : out;
-}
-
-}  // namespace
 
 struct PgProbe::Conn {
   struct Finish {
@@ -52,34 +37,21 @@ Status PgProbe::Check(Clock::time_point deadline, std::stop_token stop) {
 
   if (conn_ && PQstatus(conn_->pg.get()) != CONNECTION_OK) conn_.reset();
   if (!conn_) {
-    const char* keys[] = {"dbname", "fallback_application_name", nullptr};
-    const char* vals[] = {dsn_.Expose().c_str(), "poolscope-agent", nullptr};
+    auto c = ConnectPg(dsn_, {}, {{"fallback_application_name", "poolscope-agent"}}, deadline, stop);
+    if (!c) return fail(c.error().code, c.error().message);
     conn_ = std::make_unique<Conn>();
-    conn_->pg.reset(PQconnectStartParams(keys, vals, /*expand_dbname=*/1));
-    PGconn* c = conn_->pg.get();
-    if (c == nullptr) return fail(ErrorCode::kInternal, "out of memory starting a connection");
-    if (PQstatus(c) == CONNECTION_BAD)
-      return fail(ErrorCode::kUnavailable, OneLine(PQerrorMessage(c)));
-    PostgresPollingStatusType st = PGRES_POLLING_WRITING;
-    while (st != PGRES_POLLING_OK) {
-      if (st == PGRES_POLLING_FAILED)
-        return fail(ErrorCode::kUnavailable, OneLine(PQerrorMessage(c)));
-      WaitResult w = WaitForFd(PQsocket(c), st == PGRES_POLLING_WRITING, deadline, stop);
-      if (w != WaitResult::kReady) return wait_failed(w, "connecting");
-      st = PQconnectPoll(c);
-    }
-    PQsetnonblocking(c, 1);
+    conn_->pg.reset(*c);
   }
 
   PGconn* c = conn_->pg.get();
   if (PQsendQuery(c, "SELECT 1") == 0)
-    return fail(ErrorCode::kUnavailable, OneLine(PQerrorMessage(c)));
+    return fail(ErrorCode::kUnavailable, PgErrorLine(PQerrorMessage(c)));
   int flush;
   while ((flush = PQflush(c)) == 1) {
     WaitResult w = WaitForFd(PQsocket(c), true, deadline, stop);
     if (w != WaitResult::kReady) return wait_failed(w, "sending the check query");
   }
-  if (flush < 0) return fail(ErrorCode::kUnavailable, OneLine(PQerrorMessage(c)));
+  if (flush < 0) return fail(ErrorCode::kUnavailable, PgErrorLine(PQerrorMessage(c)));
 
   while (PQisBusy(c)) {
     WaitResult w = WaitForFd(PQsocket(c), false, deadline, stop);
@@ -88,14 +60,14 @@ Status PgProbe::Check(Clock::time_point deadline, std::stop_token stop) {
       CancelInBackground(PQgetCancel(c));
       return wait_failed(w, "waiting for the check query");
     }
-    if (PQconsumeInput(c) == 0) return fail(ErrorCode::kUnavailable, OneLine(PQerrorMessage(c)));
+    if (PQconsumeInput(c) == 0) return fail(ErrorCode::kUnavailable, PgErrorLine(PQerrorMessage(c)));
   }
   bool ok = true;
   std::string err;
   while (PGresult* r = PQgetResult(c)) {
     if (PQresultStatus(r) != PGRES_TUPLES_OK) {
       ok = false;
-      err = OneLine(PQresultErrorMessage(r));
+      err = PgErrorLine(PQresultErrorMessage(r));
     }
     PQclear(r);
   }

@@ -22,6 +22,8 @@ enum class ErrorCode {
   kNotFound,         // a file or variable that should exist does not
   kUnavailable,      // a peer is down, refused or broke the connection
   kTimeout,          // a deadline passed
+  kResourceExhausted,  // a bound was reached (a full wait queue)
+  kQueryFailed,        // the server rejected a statement (see Error::sqlstate)
   kCancelled,        // stopped on request (shutdown)
   kInternal,         // a state that should be impossible
 };
@@ -31,16 +33,21 @@ const char* ErrorCodeName(ErrorCode code);
 
 // Error carries what happened, in words a user can act on.
 struct Error {
+  Error() = default;
+  Error(ErrorCode c, std::string m, std::string state = {})
+      : code(c), message(std::move(m)), sqlstate(std::move(state)) {}
+
   ErrorCode code = ErrorCode::kInternal;
   std::string message;
+  std::string sqlstate;  // the server's SQLSTATE when a database raised it, else empty
 };
 
-// Result holds either a T or an Error.
-template <typename T>
+// Result holds either a T or an E (an Error unless a module needs more).
+template <typename T, typename E = Error>
 class [[nodiscard]] Result {
  public:
-  Result(T value) : v_(std::move(value)) {}      // NOLINT(google-explicit-constructor)
-  Result(Error error) : v_(std::move(error)) {}  // NOLINT(google-explicit-constructor)
+  Result(T value) : v_(std::move(value)) {}  // NOLINT(google-explicit-constructor)
+  Result(E error) : v_(std::move(error)) {}  // NOLINT(google-explicit-constructor)
 
   bool ok() const { return v_.index() == 0; }
   explicit operator bool() const { return ok(); }
@@ -54,10 +61,10 @@ class [[nodiscard]] Result {
   T* operator->() { return &value(); }
   const T* operator->() const { return &value(); }
 
-  const Error& error() const { return std::get<1>(v_); }
+  const E& error() const { return std::get<1>(v_); }
 
  private:
-  std::variant<T, Error> v_;
+  std::variant<T, E> v_;
 };
 
 // Status is a Result without a value.
