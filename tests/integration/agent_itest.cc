@@ -8,6 +8,7 @@
 #include "fixtures.h"
 #include "http_get.h"
 #include "poolscope/agent/agent.h"
+#include "poolscope/pool/pool.h"
 
 namespace poolscope {
 namespace {
@@ -37,9 +38,10 @@ class AgentTest : public ::testing::Test {
     ASSERT_TRUE(redis_->Do("start")) << "could not start Redis in " << redis_->dir();
   }
 
-  void StartAgent() {
+  void StartAgent(bool debug = false) {
     Config cfg;
     cfg.http.listen = {"127.0.0.1", 0};
+    cfg.http.debug = debug;
     cfg.postgres.push_back({"main", Dsn(pg_->Query("dsn")), "dsn", kInterval, 400ms});
     cfg.redis.push_back(
         {"cache",
@@ -121,6 +123,26 @@ TEST_F(AgentTest, FrozenServerNeverDelaysAScrape) {
   auto t0 = std::chrono::steady_clock::now();
   agent_->Stop();
   EXPECT_LT(std::chrono::steady_clock::now() - t0, 1s);
+}
+
+TEST_F(AgentTest, EmbeddedPoolIsExportedAndDebuggable) {
+  StartAgent(/*debug=*/true);
+  EXPECT_TRUE(Becomes(R"(poolscope_pool_connections{pool="main",state="idle"})", 1, 3s))
+      << "the embedded pool keeps min_idle (1) connection open";
+  EXPECT_EQ(Metric(R"(poolscope_pool_max_connections{pool="main"})"), 2);
+  auto lease = agent_->pools()[0]->Acquire();
+  ASSERT_TRUE(lease.ok());
+  auto r = HttpGet(agent_->http_port(), "/debug/pool");
+  EXPECT_EQ(r.status, 200);
+  EXPECT_THAT(r.body, ::testing::HasSubstr(R"("pool":"main")"));
+  EXPECT_THAT(r.body, ::testing::HasSubstr("agent_itest.cc:"));
+  EXPECT_THAT(r.body, ::testing::Not(::testing::HasSubstr("password")));
+  lease->Release();
+}
+
+TEST_F(AgentTest, DebugPagesAreOffByDefault) {
+  StartAgent();
+  EXPECT_EQ(HttpGet(agent_->http_port(), "/debug/pool").status, 404);
 }
 
 TEST_F(AgentTest, MetricsPassPromtool) {

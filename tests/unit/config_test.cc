@@ -79,7 +79,7 @@ TEST(ConfigTest, SyntaxErrorNamesLineAndColumn) {
 
 TEST(ConfigTest, UnknownKeyNamesKeyAndLine) {
   EXPECT_EQ(ErrorOf("http:\n  listen: 127.0.0.1:1\n  lisen: x\n"),
-            "agent.yaml:3:3: http.lisen: unknown key (known keys here: listen)");
+            "agent.yaml:3:3: http.lisen: unknown key (known keys here: debug, listen)");
   EXPECT_THAT(
       ErrorOf("targets:\n  postgres:\n    - name: a\n      dsn: x=1\n      intervall: 5s\n"),
       HasSubstr("agent.yaml:5:7: targets.postgres[0].intervall: unknown key"));
@@ -154,6 +154,75 @@ TEST(ConfigTest, InvalidDsnNeverEchoesThePassword) {
   EXPECT_THAT(msg, ::testing::Not(HasSubstr("hunter2")));
   msg = ErrorOf("targets:\n  postgres:\n    - {name: a, dsn: \"host=h hunter2\"}\n");
   EXPECT_THAT(msg, ::testing::Not(HasSubstr("hunter2")));
+}
+
+}  // namespace
+}  // namespace poolscope
+
+namespace poolscope {
+namespace {
+
+TEST(ConfigPoolTest, PoolKnobsAreRead) {
+  auto cfg = ParseConfig(R"(
+targets:
+  postgres:
+    - name: main
+      dsn: "host=h"
+      pool:
+        max_size: 8
+        min_idle: 2
+        acquire_timeout: 750ms
+        max_lifetime: 10m
+        max_lifetime_jitter: 0.2
+        max_waiters: 100
+        leak_threshold: 5s
+        capture_backtrace: true
+        slow_query_threshold: 250ms
+        statement_timeout: 30s
+        application_name: svc
+)",
+                         "agent.yaml");
+  ASSERT_TRUE(cfg.ok()) << cfg.error().message;
+  const PoolConfig& p = cfg->postgres[0].pool;
+  EXPECT_EQ(p.name, "main");
+  EXPECT_EQ(p.max_size, 8);
+  EXPECT_EQ(p.min_idle, 2);
+  EXPECT_EQ(p.acquire_timeout, std::chrono::milliseconds(750));
+  EXPECT_EQ(p.max_lifetime, std::chrono::minutes(10));
+  EXPECT_DOUBLE_EQ(p.max_lifetime_jitter, 0.2);
+  EXPECT_EQ(p.max_waiters, 100);
+  EXPECT_TRUE(p.capture_backtrace);
+  EXPECT_EQ(p.statement_timeout, std::chrono::seconds(30));
+  EXPECT_EQ(p.application_name, "svc");
+}
+
+TEST(ConfigPoolTest, AgentDefaultsWhenPoolIsAbsent) {
+  auto cfg = ParseConfig("targets:\n  postgres:\n    - {name: a, dsn: 'host=h'}\n", "f");
+  ASSERT_TRUE(cfg.ok());
+  EXPECT_EQ(cfg->postgres[0].pool.application_name, "poolscope-agent");
+  EXPECT_EQ(cfg->postgres[0].pool.max_size, 2);
+}
+
+TEST(ConfigPoolTest, BadPoolKnobsAreNamed) {
+  auto err = [](const std::string& pool) {
+    auto r = ParseConfig("targets:\n  postgres:\n    - name: a\n      dsn: 'host=h'\n      pool:\n" +
+                             pool,
+                         "agent.yaml");
+    return r.ok() ? std::string("ok") : r.error().message;
+  };
+  EXPECT_EQ(err("        min_idle: 5\n        max_size: 3\n"),
+            "agent.yaml:6:19: targets.postgres[0].pool.min_idle: must be from 0 to max_size (3)");
+  EXPECT_EQ(err("        max_size: many\n"),
+            "agent.yaml:6:19: targets.postgres[0].pool.max_size: \"many\" is not a whole number");
+  EXPECT_EQ(err("        leak_threshold: 5\n"),
+            "agent.yaml:6:25: targets.postgres[0].pool.leak_threshold: bad duration \"5\" (write a "
+            "number with a unit: 500ms, 5s, 2m, 1h)");
+  EXPECT_THAT(err("        max_sise: 3\n"),
+              ::testing::HasSubstr("targets.postgres[0].pool.max_sise: unknown key"));
+  EXPECT_THAT(err("        capture_backtrace: maybe\n"),
+              ::testing::HasSubstr("\"maybe\" is not true or false"));
+  EXPECT_THAT(err("        max_lifetime_jitter: 0.9\n"),
+              ::testing::HasSubstr("pool.max_lifetime_jitter: must be from 0 to 0.5"));
 }
 
 }  // namespace

@@ -293,6 +293,64 @@ TEST(FingerprintTest, ShortFingerprintsAreNotCut) {
   EXPECT_EQ(Fingerprint(sql), sql);
 }
 
+TEST(FingerprintTest, ListsLongerThanLookAhead) {
+  // Constant lists far longer than the collapser's look-ahead still collapse.
+  std::string values = "insert into t values (0, 'a')";
+  std::string array = "select array[0";
+  for (int i = 1; i < 3000; ++i) {
+    values += ", (" + std::to_string(i) + ", 'a')";
+    array += ", " + std::to_string(i);
+  }
+  EXPECT_EQ(Fingerprint(values + " returning id"), "insert into t values (?, ?) returning id");
+  EXPECT_EQ(Fingerprint(array + "] from t"), "select array[?] from t");
+  // A long list that turns out not to be constant is rendered, then cut.
+  std::string mixed = "select * from t where id in (0";
+  for (int i = 1; i < 3000; ++i) mixed += ", " + std::to_string(i);
+  std::string fp = Fingerprint(mixed + ", x)");
+  EXPECT_THAT(fp, StartsWith("select * from t where id in (?, ?, ?, "));
+  EXPECT_THAT(fp, EndsWith(" ..."));
+  EXPECT_LE(fp.size(), kMaxFingerprintBytes);
+}
+
+TEST(FingerprintTest, LongSignRuns) {
+  std::string unary = "select ";
+  for (int i = 0; i < 3000; ++i) unary += "- ";
+  EXPECT_EQ(Fingerprint(unary + "5 from t"), "select ? from t");
+  std::string binary = "select a ";
+  for (int i = 0; i < 3000; ++i) binary += "- ";
+  EXPECT_EQ(Fingerprint(binary + "5 from t"), "select a - ? from t");
+  std::string dangling = "select a ";
+  for (int i = 0; i < 3000; ++i) dangling += "- ";
+  std::string fp = Fingerprint(dangling + "b");
+  EXPECT_THAT(fp, StartsWith("select a - - -"));
+  EXPECT_THAT(fp, EndsWith(" ..."));
+  EXPECT_LE(fp.size(), kMaxFingerprintBytes);
+}
+
+TEST(FingerprintTest, HugeInputsStayBounded) {
+  // Each of these is megabytes long; the result is capped and nothing leaks.
+  const std::vector<std::string> inputs = {
+      std::string(4 << 20, '('),
+      std::string(4 << 20, '-'),
+      "select " + std::string(4 << 20, 'x'),
+      "select '" + std::string(4 << 20, 's') + "'",
+      "select 1 " + std::string(4 << 20, ';'),
+  };
+  for (const std::string& sql : inputs) {
+    std::string fp = Fingerprint(sql);
+    EXPECT_LE(fp.size(), kMaxFingerprintBytes);
+    EXPECT_THAT(fp, Not(HasSubstr("sss")));
+  }
+  EXPECT_EQ(Fingerprint("select 1 " + std::string(4 << 20, ';')), "select ?");
+}
+
+TEST(FingerprintTest, UnfinishedValuesTailDropped) {
+  EXPECT_EQ(Fingerprint("insert into t values (1, 'a'), (2, 'secret"),
+            "insert into t values (?, ?)");
+  EXPECT_EQ(Fingerprint("insert into t values (1, 'a'), (2"), "insert into t values (?, ?)");
+  EXPECT_EQ(Fingerprint("insert into t values (1, 'a'),"), "insert into t values (?, ?),");
+}
+
 TEST(FingerprintIdTest, KnownFnv1aValues) {
   EXPECT_EQ(FingerprintId(""), 0xcbf29ce484222325ULL);
   EXPECT_EQ(FingerprintId("a"), 0xaf63dc4c8601ec8cULL);

@@ -89,6 +89,32 @@ class Walker {
     Fail(node, key, fmt::format("\"{}\" is not one of {}", text, list));
   }
 
+  int Int(const YAML::Node& node, const std::string& key) {
+    std::string text = String(node, key);
+    char* end = nullptr;
+    errno = 0;
+    long v = std::strtol(text.c_str(), &end, 10);
+    if (text.empty() || *end != '\0' || errno != 0 || v < -1'000'000'000 || v > 1'000'000'000) {
+      Fail(node, key, fmt::format("\"{}\" is not a whole number", text));
+    }
+    return static_cast<int>(v);
+  }
+
+  double Double(const YAML::Node& node, const std::string& key) {
+    std::string text = String(node, key);
+    char* end = nullptr;
+    double v = std::strtod(text.c_str(), &end);
+    if (text.empty() || *end != '\0') Fail(node, key, fmt::format("\"{}\" is not a number", text));
+    return v;
+  }
+
+  bool Bool(const YAML::Node& node, const std::string& key) {
+    std::string text = String(node, key);
+    if (text == "true" || text == "yes" || text == "on") return true;
+    if (text == "false" || text == "no" || text == "off") return false;
+    Fail(node, key, fmt::format("\"{}\" is not true or false", text));
+  }
+
   HostPort Address(const YAML::Node& node, const std::string& key) {
     std::string text = String(node, key);
     auto hp = ParseHostPort(text);
@@ -106,8 +132,9 @@ class Walker {
     if (root.IsNull()) return cfg;
     Keys(root, "", {"http", "log", "targets"});
     if (auto http = root["http"]; http && !http.IsNull()) {
-      Keys(http, "http", {"listen"});
+      Keys(http, "http", {"listen", "debug"});
       if (auto l = http["listen"]) cfg.http.listen = Address(l, "http.listen");
+      if (auto d = http["debug"]) cfg.http.debug = Bool(d, "http.debug");
     }
     if (auto log = root["log"]; log && !log.IsNull()) {
       Keys(log, "log", {"level", "format"});
@@ -184,7 +211,7 @@ class Walker {
   }
 
   PostgresTarget Postgres(const YAML::Node& node, const std::string& key) {
-    Keys(node, key, {"name", "dsn", "dsn_env", "dsn_file", "interval", "timeout"});
+    Keys(node, key, {"name", "dsn", "dsn_env", "dsn_file", "interval", "timeout", "pool"});
     PostgresTarget t;
     t.name = Name(node, key);
     int sources = (node["dsn"] ? 1 : 0) + (node["dsn_env"] ? 1 : 0) + (node["dsn_file"] ? 1 : 0);
@@ -225,7 +252,55 @@ class Walker {
     }
     t.dsn = Dsn(std::move(text));
     Timing(node, key, &t.interval, &t.timeout);
+    t.pool.name = t.name;
+    if (auto p = node["pool"]; p && !p.IsNull()) Pool(p, key + ".pool", &t.pool);
+    if (Status s = ValidatePoolConfig(t.pool); !s) {
+      // The message starts with the knob's name: point at that key if given.
+      const std::string& msg = s.error().message;
+      const std::string knob = msg.substr(0, msg.find(':'));
+      auto p = node["pool"];
+      YAML::Node at = p && p.IsMap() && p[knob] ? p[knob] : node;
+      Fail(at, key + ".pool." + knob, msg.substr(msg.find(':') + 2));
+    }
     return t;
+  }
+
+  void Pool(const YAML::Node& node, const std::string& key, PoolConfig* c) {
+    Keys(node, key,
+         {"max_size", "min_idle", "acquire_timeout", "connect_timeout", "max_lifetime",
+          "max_lifetime_jitter", "idle_timeout", "keepalive_interval", "validate_after_idle",
+          "validation_timeout", "max_waiters", "leak_threshold", "capture_backtrace",
+          "slow_query_threshold", "statement_timeout", "cancel_grace", "reset_timeout",
+          "prepared_cache_size", "statement_labels", "application_name"});
+    auto k = [&](const char* name) { return key + "." + name; };
+    for (const auto& kv : node) {
+      const std::string name = kv.first.Scalar();
+      const YAML::Node& v = kv.second;
+      if (name == "max_size") c->max_size = Int(v, k("max_size"));
+      if (name == "min_idle") c->min_idle = Int(v, k("min_idle"));
+      if (name == "max_waiters") c->max_waiters = Int(v, k("max_waiters"));
+      if (name == "prepared_cache_size") c->prepared_cache_size = Int(v, k("prepared_cache_size"));
+      if (name == "statement_labels") c->statement_labels = Int(v, k("statement_labels"));
+      if (name == "max_lifetime_jitter") {
+        c->max_lifetime_jitter = Double(v, k("max_lifetime_jitter"));
+      }
+      if (name == "capture_backtrace") c->capture_backtrace = Bool(v, k("capture_backtrace"));
+      if (name == "application_name") c->application_name = String(v, k("application_name"));
+      if (name == "acquire_timeout") c->acquire_timeout = Dur(v, k("acquire_timeout"));
+      if (name == "connect_timeout") c->connect_timeout = Dur(v, k("connect_timeout"));
+      if (name == "max_lifetime") c->max_lifetime = Dur(v, k("max_lifetime"));
+      if (name == "idle_timeout") c->idle_timeout = Dur(v, k("idle_timeout"));
+      if (name == "keepalive_interval") c->keepalive_interval = Dur(v, k("keepalive_interval"));
+      if (name == "validate_after_idle") c->validate_after_idle = Dur(v, k("validate_after_idle"));
+      if (name == "validation_timeout") c->validation_timeout = Dur(v, k("validation_timeout"));
+      if (name == "leak_threshold") c->leak_threshold = Dur(v, k("leak_threshold"));
+      if (name == "slow_query_threshold") {
+        c->slow_query_threshold = Dur(v, k("slow_query_threshold"));
+      }
+      if (name == "statement_timeout") c->statement_timeout = Dur(v, k("statement_timeout"));
+      if (name == "cancel_grace") c->cancel_grace = Dur(v, k("cancel_grace"));
+      if (name == "reset_timeout") c->reset_timeout = Dur(v, k("reset_timeout"));
+    }
   }
 
   RedisTarget Redis(const YAML::Node& node, const std::string& key) {
@@ -245,6 +320,17 @@ class Walker {
 };
 
 }  // namespace
+
+PoolConfig PostgresTarget::AgentPoolDefaults() {
+  PoolConfig c;
+  c.application_name = "poolscope-agent";
+  c.max_size = 2;
+  c.min_idle = 1;
+  c.acquire_timeout = std::chrono::seconds(2);
+  c.connect_timeout = std::chrono::seconds(3);
+  c.statement_timeout = std::chrono::seconds(10);
+  return c;
+}
 
 Result<Config> ParseConfig(std::string_view text, const std::string& source) {
   try {

@@ -3,7 +3,9 @@
 #include <algorithm>
 #include <array>
 #include <deque>
+#include <iterator>
 #include <mutex>
+#include <utility>
 
 namespace poolscope {
 namespace {

@@ -11,6 +11,9 @@
 //       - name: main
 //         dsn: "host=127.0.0.1 port=5432 dbname=postgres user=postgres"
 //         interval: 5s
+//         pool:                # the embedded pool's knobs (see PoolConfig)
+//           max_size: 2
+//           leak_threshold: 30s
 //     redis:
 //       - name: cache
 //         address: 127.0.0.1:6379
@@ -32,11 +35,13 @@
 #include "poolscope/core/host_port.h"
 #include "poolscope/core/logging.h"
 #include "poolscope/core/result.h"
+#include "poolscope/pool/pool_config.h"
 
 namespace poolscope {
 
 struct HttpConfig {
   HostPort listen{"127.0.0.1", 9640};
+  bool debug = false;  // serve /debug/* pages (who holds connections now)
 };
 
 struct LogConfig {
@@ -51,6 +56,11 @@ struct PostgresTarget {
   std::string dsn_source;                       // "dsn", "dsn_env FOO", "dsn_file /path"
   Duration interval = std::chrono::seconds(5);  // between checks
   Duration timeout = std::chrono::seconds(3);   // hard bound on one check
+  PoolConfig pool = AgentPoolDefaults();         // the embedded pool (`pool:`)
+
+  // AgentPoolDefaults is the embedded pool's configuration when `pool:` says
+  // nothing: small, and named after the agent in pg_stat_activity.
+  static PoolConfig AgentPoolDefaults();
 };
 
 // RedisTarget is one Redis server the agent watches.

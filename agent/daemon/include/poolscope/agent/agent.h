@@ -14,6 +14,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <string>
 #include <vector>
 
 #include <prometheus/registry.h>
@@ -24,7 +25,9 @@
 namespace poolscope {
 
 class HttpServer;
+class MetricsBook;
 class MetricsHandler;
+class Pool;
 class UpSampler;
 struct SamplerMetrics;
 
@@ -45,12 +48,20 @@ class Agent {
   // http_port is the bound HTTP port (after Start).
   std::uint16_t http_port() const;
 
-  // registry holds every poolscope metric of this agent.
+  // registry holds the agent's own and the samplers' metrics.
   prometheus::Registry& registry() { return *registry_; }
+
+  // pools are the embedded pools, one per PostgreSQL target, in config order.
+  const std::vector<std::unique_ptr<Pool>>& pools() const { return pools_; }
+
+  // DebugPoolJson renders every embedded pool's state and holders.
+  std::string DebugPoolJson() const;
 
  private:
   Config config_;
   std::shared_ptr<prometheus::Registry> registry_;
+  std::shared_ptr<MetricsBook> book_;             // pool metrics (lock-free cells)
+  std::vector<std::unique_ptr<Pool>> pools_;
   std::unique_ptr<SamplerMetrics> sampler_metrics_;
   std::vector<std::unique_ptr<UpSampler>> samplers_;
   std::unique_ptr<MetricsHandler> metrics_;

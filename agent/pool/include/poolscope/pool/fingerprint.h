@@ -13,31 +13,34 @@
 // Fingerprint() follows PostgreSQL's lexical rules:
 //   * Literals become `?`: '...' (with '' escapes), E'...' (backslash escapes),
 //     B'...', X'...', N'...', U&'...', $$...$$ and $tag$...$tag$, and numbers
-//     (123, 1.5, .5, 1e-3, 1_000, 0x1F, 0o17, 0b101). Letters glued to a
-//     number ("1abc") are swallowed with it. Digits inside identifiers (t1,
-//     col_2, a$1) are kept.
+//     (123, 1.5, .5, 7., 1e-3, 1_000, 0x1F, 0o17, 0b101). Letters glued to a
+//     number ("1abc", "1as") are swallowed with it. Digits inside identifiers
+//     (t1, col_2, a$1) are kept. Typed literals keep their type word
+//     (DATE '2024-01-02' -> `date ?`).
 //   * Parameters $1, $2, ... also become `?`, so a statement sent with
 //     literals and the same one sent with bind parameters share a
 //     fingerprint.
 //   * A `-` or `+` sign directly before a literal in operand position (after
-//     an operator, `(`, `,`, a keyword such as WHERE/AND/THEN, or at the
+//     an operator, `(`, `[`, `,`, a keyword such as WHERE/AND/THEN, or at the
 //     start) is folded into it: `x = -5` -> `x = ?`; `a - 5` -> `a - ?`.
-//   * Lists collapse: `IN (?, ?, ?)` -> `IN (?)` (also for lists of constant
-//     tuples: `IN ((?, ?), (?, ?))` -> `IN ((?, ?))`); `ARRAY[?, ?]` and
-//     `ARRAY[[?, ?], [?, ?]]` -> `ARRAY[?]`; `VALUES (..), (..), ...` keeps
-//     only its first tuple, whatever the others hold.
+//   * Lists collapse: `IN (?, ?, ?)` -> `IN (?)`, also for lists of constant
+//     tuples (`IN ((?, ?), (?, ?))` -> `IN ((?, ?))`); `ARRAY[?, ?]` and
+//     `ARRAY[[?, ?], [?, ?]]` -> `ARRAY[?]`. A list holding anything but `?`
+//     is kept as it is. `VALUES (..), (..), ...` keeps only its first tuple,
+//     whatever the others hold (an unfinished last one is dropped too).
 //   * Comments (`-- ...` to end of line, nested `/* ... */`) are removed.
 //   * Keywords and unquoted identifiers are lower-cased (ASCII only).
 //     Double-quoted identifiers are kept verbatim, case preserved, except that
 //     ASCII control bytes inside them become spaces (no line breaks in logs).
-//     TRUE, FALSE and NULL are keywords and stay as words.
-//   * Spacing depends only on the tokens, never on the input's whitespace:
-//     one space between tokens, none before `,` `;` `)` `]` `.` `::` `:`,
-//     none after `(` `[` `.` `::` `:`, none between a function-like name and
-//     its `(` (`count(*)`, but `in (?)`, `values (?)`, `exists (select`), none
-//     before `[`. So `id=42` and `id = 1` both give `id = ?`. `!=` is written
-//     as `<>`. Trailing `;` are dropped. Input that is only whitespace and
-//     comments gives "".
+//     TRUE, FALSE, NULL and DEFAULT are words, not literals, and stay.
+//   * Spacing depends only on the tokens, never on the input's white space:
+//     one space between tokens, except none before `,` `;` `)` `]` `.` `::`
+//     `:`, none after `(` `[` `.` `::` `:`, none before a `[` that follows a
+//     name or a closing bracket, and none before a `(` that follows an
+//     identifier (`count(*)`, `insert into t(a)`; but
+//     `in (?)`, `values (?)`, `exists (select`, `as (`). So `id=42` and
+//     `id = 1` both give `id = ?`. `!=` is written `<>`. Trailing `;` are
+//     dropped. Input holding only white space and comments gives "".
 //   * Malformed input never echoes literal text: an unterminated string,
 //     dollar-quoted string or quoted identifier gives `?` and everything after
 //     it is dropped; an unterminated block comment drops the rest. A '...'
@@ -47,6 +50,10 @@
 //     a token boundary and ends in " ..." (or is "..." alone).
 //   The input is treated as bytes; bytes >= 0x80 are identifier characters, as
 //   in PostgreSQL. MySQL-style "..." strings are not recognised.
+//
+// Cost: one pass over the input, which stops as soon as the result is full;
+// memory stays bounded (look-ahead of at most about a thousand tokens)
+// whatever the input's size.
 //
 // Thread-safety: the free functions are pure and safe from any thread.
 // StatementLabels is safe for concurrent use from many threads.

@@ -1,0 +1,278 @@
+// Acquire+release cycle of the pool alone (no-op connections), side by side
+// with two references run in the same process:
+//   AtomicExchange  a slot token taken with one exchange and given back with
+//                   another: the least it can cost to hand a resource out
+//                   and back.
+//   MutexCvPool     the pool people write first: a std::mutex, a
+//                   std::condition_variable and a vector of idle items.
+//   Pool            poolscope::Pool over a no-op ConnectionFactory.
+// All three have 8 slots; at 32 threads callers wait, which is the point.
+//
+// Each benchmark runs at 1, 2, 8 and 32 threads with UseRealTime(), so the
+// reported time is wall time divided by the cycles of all threads together
+// (1 / throughput). After Google Benchmark's own output the program prints
+// name=value lines computed from the medians of the repetitions:
+//   cycle_ns_tN, atomic_ns_tN, mutex_pool_ns_tN      ns per cycle
+//   cycle_ratio_vs_atomic_t1                         pool ns / atomic ns at 1 thread
+//   cycle_ratio_vs_mutex_pool_tN                     pool throughput / mutex-pool throughput
+//
+//   poolscope_bench_pool_cycle --benchmark_repetitions=5
+//       --benchmark_report_aggregates_only=true --benchmark_min_time=0.2
+#include <benchmark/benchmark.h>
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdio>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include "poolscope/pool/connection.h"
+#include "poolscope/pool/pool.h"
+#include "poolscope/pool/pool_config.h"
+
+namespace {
+
+using poolscope::Clock;
+using poolscope::Connection;
+using poolscope::ConnectionFactory;
+using poolscope::Params;
+using poolscope::Result;
+using poolscope::Rows;
+using poolscope::Status;
+
+constexpr int kPoolSize = 8;
+constexpr int kThreadCounts[] = {1, 2, 8, 32};
+
+// ---------------------------------------------------------------- no-op connections
+
+class NoopConnection final : public Connection {
+ public:
+  Result<Rows> Execute(std::string_view, const Params&, bool) override { return Rows(); }
+  Status Ping(Clock::time_point) override { return poolscope::OkStatus(); }
+  bool Reset(Clock::time_point) override { return true; }
+  bool Broken() const override { return false; }
+  int BackendPid() const override { return 0; }
+  int PreparedCount() const override { return 0; }
+};
+
+class NoopFactory final : public ConnectionFactory {
+ public:
+  Result<std::unique_ptr<Connection>> Connect(Clock::time_point, std::stop_token) override {
+    return std::unique_ptr<Connection>(std::make_unique<NoopConnection>());
+  }
+};
+
+// ---------------------------------------------------------------- references
+
+// Token slots for the atomic-exchange reference: slot i holds i + 1 while it
+// is free and 0 while it is handed out.
+struct alignas(64) TokenSlot {
+  std::atomic<int> token{0};
+};
+TokenSlot g_tokens[kPoolSize];
+
+// MutexCvPool: the plain mutex + condition variable pool.
+class MutexCvPool {
+ public:
+  explicit MutexCvPool(int size) {
+    for (int i = 0; i < size; ++i) {
+      items_.push_back(std::make_unique<NoopConnection>());
+      idle_.push_back(items_.back().get());
+    }
+  }
+
+  Connection* Acquire() {
+    std::unique_lock lock(mu_);
+    cv_.wait(lock, [this] { return !idle_.empty(); });
+    Connection* c = idle_.back();
+    idle_.pop_back();
+    return c;
+  }
+
+  void Release(Connection* c) {
+    {
+      std::lock_guard lock(mu_);
+      idle_.push_back(c);
+    }
+    cv_.notify_one();
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::vector<Connection*> idle_;
+  std::vector<std::unique_ptr<Connection>> items_;
+};
+
+MutexCvPool* g_mutex_pool = nullptr;
+poolscope::Pool* g_pool = nullptr;
+
+// ---------------------------------------------------------------- benchmarks
+
+void BM_AtomicExchange(benchmark::State& state) {
+  const int start = state.thread_index() % kPoolSize;
+  for (auto _ : state) {
+    int i = start;
+    int token;
+    while ((token = g_tokens[i].token.exchange(0, std::memory_order_acquire)) == 0) {
+      i = (i + 1) % kPoolSize;
+      if (i == start) std::this_thread::yield();  // all 8 out: let a holder run
+    }
+    benchmark::DoNotOptimize(token);
+    g_tokens[i].token.exchange(token, std::memory_order_release);
+  }
+}
+
+void BM_MutexCvPool(benchmark::State& state) {
+  for (auto _ : state) {
+    Connection* c = g_mutex_pool->Acquire();
+    benchmark::DoNotOptimize(c);
+    g_mutex_pool->Release(c);
+  }
+}
+
+void BM_Pool(benchmark::State& state) {
+  for (auto _ : state) {
+    auto lease = g_pool->Acquire();
+    if (!lease) {
+      state.SkipWithError(lease.error().message.c_str());
+      break;
+    }
+    lease->Release();
+  }
+}
+
+void Register() {
+  const std::pair<const char*, void (*)(benchmark::State&)> benches[] = {
+      {"AtomicExchange", BM_AtomicExchange},
+      {"MutexCvPool", BM_MutexCvPool},
+      {"Pool", BM_Pool},
+  };
+  for (const auto& [name, fn] : benches) {
+    auto* b = benchmark::RegisterBenchmark(name, fn);
+    for (int t : kThreadCounts) b->Threads(t);
+    b->UseRealTime()->Unit(benchmark::kNanosecond);
+  }
+}
+
+// ---------------------------------------------------------------- reporting
+
+// Reporter prints like the console reporter and keeps, per benchmark and
+// thread count, the median real time per cycle (or the single run's time
+// when there are no repetitions).
+class Reporter : public benchmark::ConsoleReporter {
+ public:
+  Reporter() : ConsoleReporter(OO_Tabular) {}
+
+  void ReportRuns(const std::vector<Run>& runs) override {
+    ConsoleReporter::ReportRuns(runs);
+    for (const Run& r : runs) {
+      if (r.error_occurred) {
+        failed_ = true;
+        continue;
+      }
+      const bool median = r.run_type == Run::RT_Aggregate && r.aggregate_name == "median";
+      if (r.run_type == Run::RT_Aggregate && !median) continue;
+      auto key = std::make_pair(r.run_name.function_name, static_cast<int>(r.threads));
+      if (median || !medians_.contains(key)) {  // a median wins over single runs
+        medians_[key] = r.GetAdjustedRealTime();  // ns (Unit(kNanosecond))
+      }
+    }
+  }
+
+  // Ns returns the recorded ns per cycle, or 0 when there is none.
+  double Ns(const std::string& name, int threads) const {
+    auto it = medians_.find({name, threads});
+    return it == medians_.end() ? 0 : it->second;
+  }
+  bool failed() const { return failed_; }
+
+ private:
+  std::map<std::pair<std::string, int>, double> medians_;
+  bool failed_ = false;
+};
+
+void PrintNs(const std::string& name, double ns) { std::printf("%s=%.1f\n", name.c_str(), ns); }
+void PrintRatio(const std::string& name, double r) { std::printf("%s=%.3f\n", name.c_str(), r); }
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  benchmark::Initialize(&argc, argv);
+  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 2;
+
+  for (int i = 0; i < kPoolSize; ++i) g_tokens[i].token.store(i + 1);
+  MutexCvPool mutex_pool(kPoolSize);
+  g_mutex_pool = &mutex_pool;
+
+  poolscope::PoolConfig cfg;
+  cfg.name = "bench";
+  cfg.max_size = kPoolSize;
+  cfg.min_idle = kPoolSize;
+  cfg.acquire_timeout = std::chrono::seconds(30);
+  cfg.leak_threshold = poolscope::Duration::zero();
+  cfg.slow_query_threshold = poolscope::Duration::zero();
+  cfg.keepalive_interval = poolscope::Duration::zero();
+  cfg.idle_timeout = poolscope::Duration::zero();
+  cfg.max_lifetime = poolscope::Duration::zero();
+  cfg.validate_after_idle = std::chrono::hours(1);
+  auto pool = poolscope::Pool::CreateWithFactory(cfg, std::make_unique<NoopFactory>());
+  if (!pool) {
+    std::fprintf(stderr, "cannot create the pool: %s\n", pool.error().message.c_str());
+    return 1;
+  }
+  g_pool = pool->get();
+  // min_idle is filled by the housekeeper; time acquire+release only.
+  const auto give_up = Clock::now() + std::chrono::seconds(10);
+  while ((*pool)->State().idle < kPoolSize) {
+    if (Clock::now() > give_up) {
+      std::fprintf(stderr, "the pool did not open %d idle connections in 10 s\n", kPoolSize);
+      return 1;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+
+  Register();
+  Reporter reporter;
+  benchmark::RunSpecifiedBenchmarks(&reporter);
+  benchmark::Shutdown();
+
+  // Throughput (cycles/s across all threads) is 1e9 / ns per cycle.
+  std::printf("\n# ns per cycle (wall time / cycles of all threads), medians; "
+              "throughput = 1e9 / ns\n");
+  std::printf("# %-8s %14s %14s %14s %12s %12s\n", "threads", "atomic_ns", "mutex_pool_ns",
+              "pool_ns", "pool_Mops", "pool/mutex");
+  for (int t : kThreadCounts) {
+    const double a = reporter.Ns("AtomicExchange", t);
+    const double m = reporter.Ns("MutexCvPool", t);
+    const double p = reporter.Ns("Pool", t);
+    std::printf("# %-8d %14.1f %14.1f %14.1f %12.2f %12.2f\n", t, a, m, p,
+                p > 0 ? 1e3 / p : 0, p > 0 ? m / p : 0);
+  }
+  // name=value lines: the details first, the four headline figures last.
+  for (int t : kThreadCounts) {
+    const std::string n = std::to_string(t);
+    PrintNs("atomic_ns_t" + n, reporter.Ns("AtomicExchange", t));
+    PrintNs("mutex_pool_ns_t" + n, reporter.Ns("MutexCvPool", t));
+    if (t != 1) PrintNs("cycle_ns_t" + n, reporter.Ns("Pool", t));
+  }
+  auto vs_mutex = [&](int t) {
+    const double p = reporter.Ns("Pool", t);
+    return p > 0 ? reporter.Ns("MutexCvPool", t) / p : 0;
+  };
+  PrintRatio("cycle_ratio_vs_mutex_pool_t1", vs_mutex(1));
+  PrintRatio("cycle_ratio_vs_mutex_pool_t2", vs_mutex(2));
+  const double a1 = reporter.Ns("AtomicExchange", 1);
+  const double p1 = reporter.Ns("Pool", 1);
+  PrintNs("cycle_ns_t1", p1);
+  PrintRatio("cycle_ratio_vs_atomic_t1", a1 > 0 ? p1 / a1 : 0);
+  PrintRatio("cycle_ratio_vs_mutex_pool_t8", vs_mutex(8));
+  PrintRatio("cycle_ratio_vs_mutex_pool_t32", vs_mutex(32));
+  return reporter.failed() ? 1 : 0;
+}
