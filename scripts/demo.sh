@@ -107,6 +107,7 @@ CONFIG=$TMP/poolscope.yaml
 cat >"$CONFIG" <<EOF
 http:
   listen: 127.0.0.1:$HTTP_PORT
+  debug: true
 log:
   level: info
   format: text
@@ -115,6 +116,11 @@ targets:
     - name: main
       dsn: "host=127.0.0.1 port=$PG_PORT dbname=postgres user=postgres"
       interval: 2s
+      pool:
+        max_size: 4
+        min_idle: 2
+        leak_threshold: 10s
+        slow_query_threshold: 500ms
   redis:
     - name: cache
       address: 127.0.0.1:$REDIS_PORT
@@ -162,6 +168,7 @@ cat <<EOF
 poolscope demo is running
   metrics:    $BASE/metrics
   health:     $BASE/healthz
+  pool debug: $BASE/debug/pool
   config:     $CONFIG
   PostgreSQL: host=127.0.0.1 port=$PG_PORT dbname=postgres user=postgres
   Redis:      127.0.0.1:$REDIS_PORT
