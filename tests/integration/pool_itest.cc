@@ -72,14 +72,15 @@ TEST_F(PoolTest, QueriesWithParametersAndBatchReads) {
   auto pool = Make(Config("basic"));
   auto lease = pool->Acquire();
   ASSERT_TRUE(lease.ok()) << lease.error().message;
-  auto r = lease->Query("SELECT $1::int + 1, $2::text, $3::text IS NULL", {41, "x'y", std::nullopt});
+  auto r =
+      lease->Query("SELECT $1::int + 1, $2::text, $3::text IS NULL", {41, "x'y", std::nullopt});
   ASSERT_TRUE(r.ok()) << r.error().message;
   EXPECT_EQ(r->GetInt(0, 0), 42);
   EXPECT_EQ(r->Get(0, 1), "x'y");
   EXPECT_EQ(r->Get(0, 2), "t");
-  auto batch = lease->QueryPrepared(
-      "SELECT g FROM generate_series(1, 100) g WHERE g = ANY($1) ORDER BY g",
-      {Param::Array(std::vector<std::int64_t>{3, 50, 99, 1000})});
+  auto batch =
+      lease->QueryPrepared("SELECT g FROM generate_series(1, 100) g WHERE g = ANY($1) ORDER BY g",
+                           {Param::Array(std::vector<std::int64_t>{3, 50, 99, 1000})});
   ASSERT_TRUE(batch.ok()) << batch.error().message;
   ASSERT_EQ(batch->size(), 3);
   EXPECT_EQ(batch->GetInt(2, 0), 99);
@@ -498,12 +499,11 @@ TEST_F(PoolTest, ServerRestartIsSurvived) {
   }
   ASSERT_TRUE(pg.Do("start"));
   auto back = std::chrono::steady_clock::now();
-  EXPECT_TRUE(Eventually(std::chrono::duration_cast<std::chrono::milliseconds>(
-                             2 * c.connect_timeout + 5s),
-                         [&] {
-    auto l = pool->Acquire(500ms);
-    return l.ok() && l->Query("SELECT 1").ok();
-  }));
+  EXPECT_TRUE(Eventually(
+      std::chrono::duration_cast<std::chrono::milliseconds>(2 * c.connect_timeout + 5s), [&] {
+        auto l = pool->Acquire(500ms);
+        return l.ok() && l->Query("SELECT 1").ok();
+      }));
   EXPECT_LT(std::chrono::steady_clock::now() - back, 2 * c.connect_timeout + 5s);
   EXPECT_GE(Metric("poolscope_pool_connect_errors_total", {{"pool", "restart"}}), 1);
 }

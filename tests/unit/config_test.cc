@@ -205,9 +205,9 @@ TEST(ConfigPoolTest, AgentDefaultsWhenPoolIsAbsent) {
 
 TEST(ConfigPoolTest, BadPoolKnobsAreNamed) {
   auto err = [](const std::string& pool) {
-    auto r = ParseConfig("targets:\n  postgres:\n    - name: a\n      dsn: 'host=h'\n      pool:\n" +
-                             pool,
-                         "agent.yaml");
+    auto r = ParseConfig(
+        "targets:\n  postgres:\n    - name: a\n      dsn: 'host=h'\n      pool:\n" + pool,
+        "agent.yaml");
     return r.ok() ? std::string("ok") : r.error().message;
   };
   EXPECT_EQ(err("        min_idle: 5\n        max_size: 3\n"),

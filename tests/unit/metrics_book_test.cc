@@ -19,7 +19,8 @@ TEST(MetricsBookTest, CellsAreRegisteredOnceAndExported) {
   h.ObserveSeconds(0.05);
   h.ObserveSeconds(5);
   int owner;
-  book.GaugeFn("t_fn", "help", {}, [] { return 7.0; }, &owner);
+  book.GaugeFn(
+      "t_fn", "help", {}, [] { return 7.0; }, &owner);
   auto families = book.Collect();
   ASSERT_EQ(families.size(), 4u);
   for (const auto& f : families) {

@@ -18,7 +18,7 @@ using ::testing::HasSubstr;
 
 // World is what the scripted connections share with the test.
 struct World {
-  std::atomic<bool> refuse{false};      // Connect fails
+  std::atomic<bool> refuse{false};  // Connect fails
   std::atomic<int> opened{0};
   std::atomic<int> alive{0};
   std::atomic<bool> break_on_query{false};

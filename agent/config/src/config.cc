@@ -267,11 +267,26 @@ class Walker {
 
   void Pool(const YAML::Node& node, const std::string& key, PoolConfig* c) {
     Keys(node, key,
-         {"max_size", "min_idle", "acquire_timeout", "connect_timeout", "max_lifetime",
-          "max_lifetime_jitter", "idle_timeout", "keepalive_interval", "validate_after_idle",
-          "validation_timeout", "max_waiters", "leak_threshold", "capture_backtrace",
-          "slow_query_threshold", "statement_timeout", "cancel_grace", "reset_timeout",
-          "prepared_cache_size", "statement_labels", "application_name"});
+         {"max_size",
+          "min_idle",
+          "acquire_timeout",
+          "connect_timeout",
+          "max_lifetime",
+          "max_lifetime_jitter",
+          "idle_timeout",
+          "keepalive_interval",
+          "validate_after_idle",
+          "validation_timeout",
+          "max_waiters",
+          "leak_threshold",
+          "capture_backtrace",
+          "slow_query_threshold",
+          "statement_timeout",
+          "cancel_grace",
+          "reset_timeout",
+          "prepared_cache_size",
+          "statement_labels",
+          "application_name"});
     auto k = [&](const char* name) { return key + "." + name; };
     for (const auto& kv : node) {
       const std::string name = kv.first.Scalar();

@@ -58,8 +58,7 @@ Result<Transaction> Lease::Begin() {
   return Transaction(this);
 }
 
-Transaction::Transaction(Transaction&& other) noexcept
-    : lease_(other.lease_), done_(other.done_) {
+Transaction::Transaction(Transaction&& other) noexcept : lease_(other.lease_), done_(other.done_) {
   other.done_ = true;
 }
 

@@ -217,7 +217,7 @@ class PgConnection final : public Connection {
 class PgConnectionFactory final : public ConnectionFactory {
  public:
   explicit PgConnectionFactory(const PoolConfig& c)
-      : settings_{c.dsn,         c.application_name, c.connect_timeout, c.statement_timeout,
+      : settings_{c.dsn,          c.application_name,   c.connect_timeout, c.statement_timeout,
                   c.cancel_grace, c.prepared_cache_size} {
     auto secs = std::chrono::ceil<std::chrono::seconds>(c.connect_timeout).count();
     defaults_ = {{"connect_timeout", std::to_string(std::max<long>(2, secs))},

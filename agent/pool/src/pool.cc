@@ -10,8 +10,8 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
-#include "poolscope/core/logging.h"
 #include "pool_core.h"
+#include "poolscope/core/logging.h"
 
 namespace poolscope {
 namespace {
@@ -23,7 +23,9 @@ long ThisThreadId() {
   return tid;
 }
 
-std::int64_t Ticks(Duration d) { return d > Duration::zero() ? FastClock::FromNanos(d.count()) : 0; }
+std::int64_t Ticks(Duration d) {
+  return d > Duration::zero() ? FastClock::FromNanos(d.count()) : 0;
+}
 
 const std::vector<double>& WaitBuckets() {
   static const std::vector<double> b{0.0001, 0.0005, 0.001, 0.005, 0.01, 0.025, 0.05,
@@ -36,8 +38,8 @@ const std::vector<double>& UsageBuckets() {
   return b;
 }
 const std::vector<double>& QueryBuckets() {
-  static const std::vector<double> b{0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
-                                     0.1,    0.25,  0.5,    1,     2.5,  5,     10, 30};
+  static const std::vector<double> b{0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1,
+                                     0.25,   0.5,   1,      2.5,   5,    10,    30};
   return b;
 }
 
@@ -113,9 +115,9 @@ PoolCore::PoolCore(PoolConfig config, std::unique_ptr<ConnectionFactory> factory
                          WaitBuckets());
   m_.connect = &b.Histogram("poolscope_pool_connect_seconds", "Time opening one connection took",
                             pool, WaitBuckets());
-  m_.usage = &b.Histogram("poolscope_pool_usage_seconds",
-                          "Time a lease held its connection, acquire to release", pool,
-                          UsageBuckets());
+  m_.usage =
+      &b.Histogram("poolscope_pool_usage_seconds",
+                   "Time a lease held its connection, acquire to release", pool, UsageBuckets());
   m_.opened = &b.Counter("poolscope_pool_connections_opened_total", "Connections opened", pool);
   m_.connect_errors = &b.Counter("poolscope_pool_connect_errors_total",
                                  "Attempts to open a connection that failed", pool);
@@ -124,22 +126,26 @@ PoolCore::PoolCore(PoolConfig config, std::unique_ptr<ConnectionFactory> factory
     m_.closed[reason] = &b.Counter("poolscope_pool_connections_closed_total",
                                    "Connections closed, by reason", with("reason", reason));
   }
-  m_.leaks_suspected = &b.Counter("poolscope_pool_leaks_suspected_total",
-                                  "Leases held past leak_threshold", pool);
+  m_.leaks_suspected =
+      &b.Counter("poolscope_pool_leaks_suspected_total", "Leases held past leak_threshold", pool);
   m_.leaks_resolved = &b.Counter("poolscope_pool_leaks_resolved_total",
                                  "Suspected leaks whose lease was finally returned", pool);
   m_.leaked = &b.Gauge("poolscope_pool_leaked_connections",
                        "Leases held past leak_threshold right now", pool);
-  b.GaugeFn("poolscope_pool_connections", "Open connections by state",
-            with("state", "idle"), [this] { return State().idle; }, this);
-  b.GaugeFn("poolscope_pool_connections", "Open connections by state",
-            with("state", "active"), [this] { return State().active; }, this);
-  b.GaugeFn("poolscope_pool_max_connections", "Configured max_size", pool,
-            [this] { return n_; }, this);
-  b.GaugeFn("poolscope_pool_min_idle_connections", "Configured min_idle", pool,
-            [this] { return config_.min_idle; }, this);
-  b.GaugeFn("poolscope_pool_pending_acquires", "Callers waiting in acquire now", pool,
-            [this] { return waiting_.load(std::memory_order_relaxed); }, this);
+  b.GaugeFn(
+      "poolscope_pool_connections", "Open connections by state", with("state", "idle"),
+      [this] { return State().idle; }, this);
+  b.GaugeFn(
+      "poolscope_pool_connections", "Open connections by state", with("state", "active"),
+      [this] { return State().active; }, this);
+  b.GaugeFn(
+      "poolscope_pool_max_connections", "Configured max_size", pool, [this] { return n_; }, this);
+  b.GaugeFn(
+      "poolscope_pool_min_idle_connections", "Configured min_idle", pool,
+      [this] { return config_.min_idle; }, this);
+  b.GaugeFn(
+      "poolscope_pool_pending_acquires", "Callers waiting in acquire now", pool,
+      [this] { return waiting_.load(std::memory_order_relaxed); }, this);
   // Make the query families visible before the first query.
   ErrorCounter("");
   b.Histogram("poolscope_query_duration_seconds", "Query duration by statement fingerprint",
@@ -291,9 +297,9 @@ Result<Lease, AcquireError> PoolCore::AcquireSlow(std::int64_t t0, Clock::time_p
     std::unique_lock lock(mu_);
     if (config_.max_waiters > 0 && static_cast<int>(waiters_.size()) >= config_.max_waiters) {
       lock.unlock();
-      return Fail(ErrorCode::kResourceExhausted, "rejected",
-                  fmt::format("{} callers already wait (max_waiters); not queueing",
-                              config_.max_waiters));
+      return Fail(
+          ErrorCode::kResourceExhausted, "rejected",
+          fmt::format("{} callers already wait (max_waiters); not queueing", config_.max_waiters));
     }
     waiting_.fetch_add(1, std::memory_order_seq_cst);
     if (int s = idle_.Claim(); s >= 0) {
@@ -350,7 +356,8 @@ Status PoolCore::Open(int s, Clock::time_point deadline, std::stop_token stop) {
       std::lock_guard lock(hk_mu_);
       jitter = std::uniform_real_distribution<double>(0, config_.max_lifetime_jitter)(rng_);
     }
-    expires = now + Ticks(std::chrono::duration_cast<Duration>(config_.max_lifetime * (1 - jitter)));
+    expires =
+        now + Ticks(std::chrono::duration_cast<Duration>(config_.max_lifetime * (1 - jitter)));
   }
   sl.expires.store(expires, std::memory_order_relaxed);
   sl.last_used.store(now, std::memory_order_relaxed);
@@ -411,11 +418,11 @@ void PoolCore::Release(int s) noexcept {
   if ((word & 1) != 0) {
     m_.leaks_resolved->Inc();
     m_.leaked->Add(-1);
-    spdlog::info("pool {}: suspected leak resolved: the connection acquired at {} was returned "
-                 "after {:.3f}s",
-                 config_.name,
-                 Site(sl.site_file.load(), sl.site_line.load(), sl.site_function.load()),
-                 FastClock::ToSeconds(now - sl.acquired_at.load()));
+    spdlog::info(
+        "pool {}: suspected leak resolved: the connection acquired at {} was returned "
+        "after {:.3f}s",
+        config_.name, Site(sl.site_file.load(), sl.site_line.load(), sl.site_function.load()),
+        FastClock::ToSeconds(now - sl.acquired_at.load()));
   }
   Connection& c = *sl.conn;
   if (c.Broken() || !c.Reset(Clock::now() + config_.reset_timeout)) {
@@ -547,11 +554,12 @@ void PoolCore::ScanLeases(std::int64_t now) {
       if (sl.lease_word.compare_exchange_strong(word, word | 1, std::memory_order_acq_rel)) {
         m_.leaks_suspected->Inc();
         m_.leaked->Add(1);
-        spdlog::warn("pool {}: suspected connection leak: acquired at {} by thread {}, held "
-                     "{:.3f}s (leak_threshold {}), backend pid {}, running: {}",
-                     config_.name, h.site, h.thread_id, h.held_seconds,
-                     FormatDuration(config_.leak_threshold), h.backend_pid,
-                     h.statement.empty() ? "nothing" : h.statement);
+        spdlog::warn(
+            "pool {}: suspected connection leak: acquired at {} by thread {}, held "
+            "{:.3f}s (leak_threshold {}), backend pid {}, running: {}",
+            config_.name, h.site, h.thread_id, h.held_seconds,
+            FormatDuration(config_.leak_threshold), h.backend_pid,
+            h.statement.empty() ? "nothing" : h.statement);
         for (const auto& frame : h.backtrace) spdlog::warn("pool {}:   at {}", config_.name, frame);
       }
     }
@@ -565,10 +573,11 @@ void PoolCore::ScanLeases(std::int64_t now) {
       if (info != nullptr &&
           sl.query_word.compare_exchange_strong(q, q | 1, std::memory_order_acq_rel)) {
         info->slow->Inc();
-        spdlog::warn("pool {}: slow query still running after {:.3f}s (threshold {}), backend "
-                     "pid {}: [{}] {}",
-                     config_.name, elapsed, FormatDuration(config_.slow_query_threshold), pid,
-                     info->label, info->fingerprint);
+        spdlog::warn(
+            "pool {}: slow query still running after {:.3f}s (threshold {}), backend "
+            "pid {}: [{}] {}",
+            config_.name, elapsed, FormatDuration(config_.slow_query_threshold), pid, info->label,
+            info->fingerprint);
       }
     }
   }
@@ -581,10 +590,10 @@ void PoolCore::Maintain(std::int64_t now) {
     if (sl.state.load(std::memory_order_relaxed) != SlotState::kIdle) continue;
     const std::int64_t last_used = sl.last_used.load(std::memory_order_relaxed);
     const bool expired = now >= sl.expires.load(std::memory_order_relaxed);
-    const bool idle_too_long = idle_ticks_ > 0 && now - last_used > idle_ticks_ &&
-                               idle > config_.min_idle;
-    const bool needs_ping =
-        keepalive_ticks_ > 0 && now - sl.last_alive.load(std::memory_order_relaxed) > keepalive_ticks_;
+    const bool idle_too_long =
+        idle_ticks_ > 0 && now - last_used > idle_ticks_ && idle > config_.min_idle;
+    const bool needs_ping = keepalive_ticks_ > 0 &&
+                            now - sl.last_alive.load(std::memory_order_relaxed) > keepalive_ticks_;
     if (!expired && !idle_too_long && !needs_ping) continue;
     if (!idle_.ClaimSlot(s)) continue;  // somebody took it meanwhile
     sl.state.store(SlotState::kBusy, std::memory_order_relaxed);
@@ -667,7 +676,8 @@ void PoolCore::Close() {
     bool busy = false;
     for (int s = 0; s < n_; ++s) {
       SlotState st = slots_[s].state.load();
-      if (st == SlotState::kInUse || st == SlotState::kOpening || st == SlotState::kBusy) busy = true;
+      if (st == SlotState::kInUse || st == SlotState::kOpening || st == SlotState::kBusy)
+        busy = true;
     }
     if (!busy) break;
     if (close_cv_.wait_for(lock, std::chrono::seconds(5)) == std::cv_status::timeout) {
@@ -703,8 +713,8 @@ Result<std::unique_ptr<Pool>> Pool::CreateWithFactory(PoolConfig config,
                                                       std::unique_ptr<ConnectionFactory> factory,
                                                       std::shared_ptr<MetricsBook> book) {
   if (Status s = ValidatePoolConfig(config); !s) return s.error();
-  return std::unique_ptr<Pool>(new Pool(
-      std::make_unique<PoolCore>(std::move(config), std::move(factory), std::move(book))));
+  return std::unique_ptr<Pool>(
+      new Pool(std::make_unique<PoolCore>(std::move(config), std::move(factory), std::move(book))));
 }
 
 Pool::Pool(std::unique_ptr<PoolCore> core) : core_(std::move(core)) {}

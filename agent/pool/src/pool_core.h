@@ -122,8 +122,7 @@ class PoolCore {
 
   // Ready turns claimed slot `s` into a lease, validating a connection idle
   // too long; nullopt when validation failed (the slot was discarded).
-  std::optional<Lease> Ready(int s, std::int64_t t0, const std::source_location& site,
-                             bool waited);
+  std::optional<Lease> Ready(int s, std::int64_t t0, const std::source_location& site, bool waited);
   Result<Lease, AcquireError> AcquireSlow(std::int64_t t0, Clock::time_point deadline,
                                           const std::source_location& site);
   AcquireError Fail(ErrorCode code, const char* outcome, std::string message);
@@ -164,11 +163,11 @@ class PoolCore {
   std::int64_t idle_ticks_ = 0;
   std::int64_t keepalive_ticks_ = 0;
 
-  mutable std::mutex mu_;                // guards waiters_; signals close_cv_
-  std::deque<Waiter*> waiters_;          // oldest first
-  std::condition_variable close_cv_;     // a slot left use while closing
+  mutable std::mutex mu_;             // guards waiters_; signals close_cv_
+  std::deque<Waiter*> waiters_;       // oldest first
+  std::condition_variable close_cv_;  // a slot left use while closing
 
-  std::mutex hk_mu_;                     // guards hk_wake_, rng_
+  std::mutex hk_mu_;  // guards hk_wake_, rng_
   std::condition_variable_any hk_cv_;
   bool hk_wake_ = false;
   std::mt19937_64 rng_;

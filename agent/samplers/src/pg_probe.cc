@@ -37,7 +37,8 @@ Status PgProbe::Check(Clock::time_point deadline, std::stop_token stop) {
 
   if (conn_ && PQstatus(conn_->pg.get()) != CONNECTION_OK) conn_.reset();
   if (!conn_) {
-    auto c = ConnectPg(dsn_, {}, {{"fallback_application_name", "poolscope-agent"}}, deadline, stop);
+    auto c =
+        ConnectPg(dsn_, {}, {{"fallback_application_name", "poolscope-agent"}}, deadline, stop);
     if (!c) return fail(c.error().code, c.error().message);
     conn_ = std::make_unique<Conn>();
     conn_->pg.reset(*c);
@@ -60,7 +61,8 @@ Status PgProbe::Check(Clock::time_point deadline, std::stop_token stop) {
       CancelInBackground(PQgetCancel(c));
       return wait_failed(w, "waiting for the check query");
     }
-    if (PQconsumeInput(c) == 0) return fail(ErrorCode::kUnavailable, PgErrorLine(PQerrorMessage(c)));
+    if (PQconsumeInput(c) == 0)
+      return fail(ErrorCode::kUnavailable, PgErrorLine(PQerrorMessage(c)));
   }
   bool ok = true;
   std::string err;

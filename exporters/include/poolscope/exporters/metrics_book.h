@@ -124,9 +124,9 @@ class MetricsBook final : public prometheus::Collectable {
   Family& FamilyLocked(const std::string& name, const std::string& help,
                        prometheus::MetricType type);
 
-  mutable std::mutex mu_;                      // guards families_ and the cell stores
-  std::map<std::string, Family> families_;     // by name, exported in name order
-  std::deque<FastCounter> counter_store_;      // stable addresses
+  mutable std::mutex mu_;                   // guards families_ and the cell stores
+  std::map<std::string, Family> families_;  // by name, exported in name order
+  std::deque<FastCounter> counter_store_;   // stable addresses
   std::deque<FastGauge> gauge_store_;
   std::deque<FastHistogram> histogram_store_;
 };

@@ -56,7 +56,7 @@ struct PostgresTarget {
   std::string dsn_source;                       // "dsn", "dsn_env FOO", "dsn_file /path"
   Duration interval = std::chrono::seconds(5);  // between checks
   Duration timeout = std::chrono::seconds(3);   // hard bound on one check
-  PoolConfig pool = AgentPoolDefaults();         // the embedded pool (`pool:`)
+  PoolConfig pool = AgentPoolDefaults();        // the embedded pool (`pool:`)
 
   // AgentPoolDefaults is the embedded pool's configuration when `pool:` says
   // nothing: small, and named after the agent in pg_stat_activity.

@@ -18,14 +18,14 @@ namespace poolscope {
 
 // ErrorCode says what kind of failure an Error reports.
 enum class ErrorCode {
-  kInvalidArgument,  // bad input: configuration, flags, a malformed value
-  kNotFound,         // a file or variable that should exist does not
-  kUnavailable,      // a peer is down, refused or broke the connection
-  kTimeout,          // a deadline passed
+  kInvalidArgument,    // bad input: configuration, flags, a malformed value
+  kNotFound,           // a file or variable that should exist does not
+  kUnavailable,        // a peer is down, refused or broke the connection
+  kTimeout,            // a deadline passed
   kResourceExhausted,  // a bound was reached (a full wait queue)
   kQueryFailed,        // the server rejected a statement (see Error::sqlstate)
-  kCancelled,        // stopped on request (shutdown)
-  kInternal,         // a state that should be impossible
+  kCancelled,          // stopped on request (shutdown)
+  kInternal,           // a state that should be impossible
 };
 
 // ErrorCodeName returns a short lower-case name for `code`.

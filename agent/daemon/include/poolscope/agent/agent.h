@@ -60,7 +60,7 @@ class Agent {
  private:
   Config config_;
   std::shared_ptr<prometheus::Registry> registry_;
-  std::shared_ptr<MetricsBook> book_;             // pool metrics (lock-free cells)
+  std::shared_ptr<MetricsBook> book_;  // pool metrics (lock-free cells)
   std::vector<std::unique_ptr<Pool>> pools_;
   std::unique_ptr<SamplerMetrics> sampler_metrics_;
   std::vector<std::unique_ptr<UpSampler>> samplers_;

@@ -19,14 +19,14 @@ namespace poolscope {
 // Param is one parameter value in PostgreSQL's text format, or SQL NULL.
 class Param {
  public:
-  Param(std::nullopt_t) {}                                       // NOLINT: NULL
-  Param(std::string_view s) : text_(std::string(s)) {}           // NOLINT
-  Param(const char* s) : text_(std::string(s)) {}                // NOLINT
-  Param(const std::string& s) : text_(s) {}                      // NOLINT
-  Param(std::int64_t v) : text_(std::to_string(v)) {}            // NOLINT
-  Param(int v) : text_(std::to_string(v)) {}                     // NOLINT
-  Param(double v);                                               // NOLINT
-  Param(bool v) : text_(v ? "t" : "f") {}                        // NOLINT
+  Param(std::nullopt_t) {}                              // NOLINT: NULL
+  Param(std::string_view s) : text_(std::string(s)) {}  // NOLINT
+  Param(const char* s) : text_(std::string(s)) {}       // NOLINT
+  Param(const std::string& s) : text_(s) {}             // NOLINT
+  Param(std::int64_t v) : text_(std::to_string(v)) {}   // NOLINT
+  Param(int v) : text_(std::to_string(v)) {}            // NOLINT
+  Param(double v);                                      // NOLINT
+  Param(bool v) : text_(v ? "t" : "f") {}               // NOLINT
 
   // Array builds an array literal ('{1,2,3}') from integers.
   static Param Array(const std::vector<std::int64_t>& values);

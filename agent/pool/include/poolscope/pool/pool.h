@@ -41,8 +41,8 @@ namespace poolscope {
 // PoolState is a snapshot of the pool's counts.
 struct PoolState {
   int max_size = 0;
-  int open = 0;     // idle + active (+ being opened)
-  int active = 0;   // leased out now
+  int open = 0;    // idle + active (+ being opened)
+  int active = 0;  // leased out now
   int idle = 0;
   int waiting = 0;  // callers queued in Acquire
 };
@@ -60,11 +60,11 @@ struct AcquireError {
 // Holder describes one lease held now (for /debug/pool and leak reports).
 struct Holder {
   int slot = 0;
-  std::string site;                // file:line (function) of the Acquire call
-  long thread_id = 0;              // OS thread id of the acquirer
+  std::string site;    // file:line (function) of the Acquire call
+  long thread_id = 0;  // OS thread id of the acquirer
   double held_seconds = 0;
-  std::string statement;           // fingerprint of the query running now, or ""
-  double statement_seconds = 0;    // how long it has been running
+  std::string statement;         // fingerprint of the query running now, or ""
+  double statement_seconds = 0;  // how long it has been running
   int backend_pid = 0;
   bool leak_suspected = false;
   std::vector<std::string> backtrace;  // when capture_backtrace is on
