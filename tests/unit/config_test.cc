@@ -227,3 +227,51 @@ TEST(ConfigPoolTest, BadPoolKnobsAreNamed) {
 
 }  // namespace
 }  // namespace poolscope
+
+namespace poolscope {
+namespace {
+
+TEST(ConfigCacheTest, CachesAreRead) {
+  auto cfg = ParseConfig(R"(
+targets:
+  redis:
+    - {name: cache, address: '127.0.0.1:6379'}
+caches:
+  - name: products
+    redis: cache
+    ttl: 10m
+    l1_ttl: 30s
+    negative_ttl: 15s
+    jitter: 0.1
+    l1: {max_entries: 5000, max_bytes: 8MiB, shards: 8, time_to_idle: 2m}
+)",
+                         "agent.yaml");
+  ASSERT_TRUE(cfg.ok()) << cfg.error().message;
+  ASSERT_EQ(cfg->caches.size(), 1u);
+  const CacheSpec& c = cfg->caches[0];
+  EXPECT_EQ(c.cache.name, "products");
+  EXPECT_EQ(c.redis, "cache");
+  EXPECT_EQ(c.cache.ttl, std::chrono::minutes(10));
+  EXPECT_EQ(c.cache.negative_ttl, std::chrono::seconds(15));
+  EXPECT_EQ(c.cache.l1.max_entries, 5000u);
+  EXPECT_EQ(c.cache.l1.max_bytes, 8u << 20);
+  EXPECT_EQ(c.cache.l1.time_to_idle, std::chrono::minutes(2));
+}
+
+TEST(ConfigCacheTest, BadCachesAreNamed) {
+  auto err = [](const std::string& cache) {
+    auto r = ParseConfig("caches:\n  - name: c\n" + cache, "agent.yaml");
+    return r.ok() ? std::string("ok") : r.error().message;
+  };
+  EXPECT_EQ(err("    redis: nowhere\n"),
+            "agent.yaml:3:12: caches[0].redis: no targets.redis entry is named \"nowhere\"");
+  EXPECT_EQ(err("    jitter: 3\n"), "agent.yaml:3:13: caches[0].jitter: must be from 0 to 0.9");
+  EXPECT_THAT(err("    l1: {max_bytes: lots}\n"),
+              ::testing::HasSubstr("caches[0].l1.max_bytes: \"lots\" is not a size"));
+  EXPECT_THAT(err("    l1: {max_bytes: 10}\n"),
+              ::testing::HasSubstr("caches[0].l1.max_bytes: must be at least 1024"));
+  EXPECT_THAT(err("    tll: 5m\n"), ::testing::HasSubstr("caches[0].tll: unknown key"));
+}
+
+}  // namespace
+}  // namespace poolscope

@@ -130,7 +130,7 @@ class Walker {
     Config cfg;
     cfg.source = source_;
     if (root.IsNull()) return cfg;
-    Keys(root, "", {"http", "log", "targets"});
+    Keys(root, "", {"http", "log", "targets", "caches", "probes"});
     if (auto http = root["http"]; http && !http.IsNull()) {
       Keys(http, "http", {"listen", "debug"});
       if (auto l = http["listen"]) cfg.http.listen = Address(l, "http.listen");
@@ -159,10 +159,83 @@ class Walker {
         });
       }
     }
+    if (auto caches = root["caches"]; caches && !caches.IsNull()) {
+      List(caches, "caches", [&](const YAML::Node& n, const std::string& key) {
+        cfg.caches.push_back(Cache(n, key, cfg));
+      });
+    }
+    if (auto probes = root["probes"]; probes && !probes.IsNull()) Probes(probes, &cfg.probes);
     return cfg;
   }
 
  private:
+  std::size_t Bytes(const YAML::Node& node, const std::string& key) {
+    std::string text = String(node, key);
+    std::size_t mult = 1;
+    std::string digits = text;
+    for (auto [suffix, m] : {std::pair<const char*, std::size_t>{"KiB", 1024},
+                             {"MiB", 1024 * 1024},
+                             {"GiB", 1024UL * 1024 * 1024}}) {
+      std::string_view sv(text);
+      if (sv.size() > 3 && sv.substr(sv.size() - 3) == suffix) {
+        mult = m;
+        digits = text.substr(0, text.size() - 3);
+      }
+    }
+    if (digits.empty() || digits.find_first_not_of("0123456789") != std::string::npos ||
+        digits.size() > 12) {
+      Fail(node, key, fmt::format("\"{}\" is not a size (write bytes, or KiB, MiB, GiB)", text));
+    }
+    return std::stoull(digits) * mult;
+  }
+
+  CacheSpec Cache(const YAML::Node& node, const std::string& key, const Config& cfg) {
+    Keys(node, key,
+         {"name", "redis", "redis_timeout", "ttl", "l1_ttl", "negative_ttl", "jitter",
+          "load_timeout", "l1"});
+    CacheSpec spec;
+    spec.cache.name = Name(node, key);
+    auto k = [&](const char* name) { return key + "." + name; };
+    if (auto r = node["redis"]) {
+      spec.redis = String(r, k("redis"));
+      if (cfg.FindRedis(spec.redis) == nullptr) {
+        Fail(r, k("redis"), fmt::format("no targets.redis entry is named \"{}\"", spec.redis));
+      }
+    }
+    if (auto v = node["redis_timeout"]) spec.redis_timeout = Dur(v, k("redis_timeout"));
+    if (auto v = node["ttl"]) spec.cache.ttl = Dur(v, k("ttl"));
+    if (auto v = node["l1_ttl"]) spec.cache.l1_ttl = Dur(v, k("l1_ttl"));
+    if (auto v = node["negative_ttl"]) spec.cache.negative_ttl = Dur(v, k("negative_ttl"));
+    if (auto v = node["jitter"]) spec.cache.jitter = Double(v, k("jitter"));
+    if (auto v = node["load_timeout"]) spec.cache.load_timeout = Dur(v, k("load_timeout"));
+    if (auto l1 = node["l1"]; l1 && !l1.IsNull()) {
+      Keys(l1, k("l1"), {"max_entries", "max_bytes", "shards", "time_to_idle"});
+      if (auto v = l1["max_entries"]) {
+        int n = Int(v, k("l1.max_entries"));
+        if (n < 1) Fail(v, k("l1.max_entries"), "must be at least 1");
+        spec.cache.l1.max_entries = static_cast<std::size_t>(n);
+      }
+      if (auto v = l1["max_bytes"]) spec.cache.l1.max_bytes = Bytes(v, k("l1.max_bytes"));
+      if (auto v = l1["shards"]) spec.cache.l1.shards = Int(v, k("l1.shards"));
+      if (auto v = l1["time_to_idle"]) spec.cache.l1.time_to_idle = Dur(v, k("l1.time_to_idle"));
+    }
+    if (spec.redis_timeout <= Duration::zero()) {
+      Fail(node["redis_timeout"], k("redis_timeout"), "must be more than 0");
+    }
+    if (Status s = ValidateCacheConfig(spec.cache); !s) {
+      const std::string& msg = s.error().message;
+      const std::string knob = msg.substr(0, msg.find(':'));
+      YAML::Node at = node;
+      if (knob.rfind("l1.", 0) == 0) {
+        if (auto l1 = node["l1"]; l1 && l1.IsMap() && l1[knob.substr(3)]) at = l1[knob.substr(3)];
+      } else if (node[knob]) {
+        at = node[knob];
+      }
+      Fail(at, key + "." + knob, msg.substr(msg.find(':') + 2));
+    }
+    return spec;
+  }
+
   template <typename Fn>
   void List(const YAML::Node& node, const std::string& key, Fn&& each) {
     if (!node.IsSequence()) {
@@ -330,11 +403,91 @@ class Walker {
     return t;
   }
 
+  // Probes reads `probes:` (the eBPF probes).
+  void Probes(const YAML::Node& node, ProbesConfig* p) {
+    Keys(node, "probes", {"offcpu"});
+    auto o = node["offcpu"];
+    if (!o || o.IsNull()) return;
+    const std::string key = "probes.offcpu";
+    OffcpuConfig& c = p->offcpu;
+    Keys(o, key, {"enabled", "targets", "rescan_interval", "thread_labels", "stacks"});
+    if (auto v = o["enabled"]) c.enabled = Bool(v, key + ".enabled");
+    if (auto t = o["targets"]; t && !t.IsNull()) {
+      List(t, key + ".targets", [&](const YAML::Node& n, const std::string& k) {
+        c.targets.push_back(OffcpuTarget(n, k));
+      });
+      if (c.targets.size() > 127) Fail(t, key + ".targets", "at most 127 targets");
+    }
+    if (c.enabled && c.targets.empty()) {
+      Fail(o["targets"] ? o["targets"] : o, key + ".targets",
+           "list at least one target ({process: NAME} or {pid: N}) when enabled");
+    }
+    if (auto v = o["rescan_interval"]) {
+      c.rescan_interval = Dur(v, key + ".rescan_interval");
+      if (c.rescan_interval < std::chrono::milliseconds(100)) {
+        Fail(v, key + ".rescan_interval", "must be at least 100ms");
+      }
+    }
+    if (auto v = o["thread_labels"]) {
+      c.thread_labels = Int(v, key + ".thread_labels");
+      if (c.thread_labels < 1 || c.thread_labels > 1024) {
+        Fail(v, key + ".thread_labels", "must be from 1 to 1024");
+      }
+    }
+    if (auto st = o["stacks"]; st && !st.IsNull()) {
+      const std::string sk = key + ".stacks";
+      Keys(st, sk, {"enabled", "probability", "min_duration"});
+      if (auto v = st["enabled"]) c.stacks = Bool(v, sk + ".enabled");
+      if (auto v = st["probability"]) {
+        c.stack_probability = Double(v, sk + ".probability");
+        if (!(c.stack_probability > 0 && c.stack_probability <= 1)) {
+          Fail(v, sk + ".probability", "must be more than 0 and at most 1");
+        }
+      }
+      if (auto v = st["min_duration"]) c.stack_min_duration = Dur(v, sk + ".min_duration");
+    }
+  }
+
+  OffcpuTargetConfig OffcpuTarget(const YAML::Node& node, const std::string& key) {
+    Keys(node, key, {"process", "pid", "name"});
+    OffcpuTargetConfig t;
+    if ((node["process"] ? 1 : 0) + (node["pid"] ? 1 : 0) != 1) {
+      Fail(node, key, "give exactly one of process (a process name) or pid");
+    }
+    if (auto v = node["process"]) {
+      t.process = String(v, key + ".process");
+      if (t.process.empty() || t.process.size() > 255 || t.process.find('/') != std::string::npos) {
+        Fail(v, key + ".process", "use a process name or an executable's base name (no '/')");
+      }
+    }
+    if (auto v = node["pid"]) {
+      t.pid = Int(v, key + ".pid");
+      if (t.pid < 1) Fail(v, key + ".pid", "must be a process id (1 or more)");
+    }
+    if (auto v = node["name"]) {
+      t.name = String(v, key + ".name");
+      if (t.name.empty() || t.name.size() > 64 ||
+          t.name.find_first_not_of(
+              "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-") !=
+              std::string::npos) {
+        Fail(v, key + ".name", "use 1-64 letters, digits, '_', '.' or '-'");
+      }
+    }
+    return t;
+  }
+
   std::string source_;
   std::set<std::string> names_;
 };
 
 }  // namespace
+
+const RedisTarget* Config::FindRedis(const std::string& name) const {
+  for (const auto& r : redis) {
+    if (r.name == name) return &r;
+  }
+  return nullptr;
+}
 
 PoolConfig PostgresTarget::AgentPoolDefaults() {
   PoolConfig c;

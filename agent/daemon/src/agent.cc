@@ -10,6 +10,8 @@
 #include "poolscope/exporters/metrics_handler.h"
 #include "poolscope/exporters/process_collector.h"
 #include "poolscope/pool/pool.h"
+#include "poolscope/probes/offcpu_collector.h"
+#include "poolscope/probes/offcpu_probe.h"
 #include "poolscope/samplers/pg_probe.h"
 #include "poolscope/samplers/redis_probe.h"
 #include "poolscope/samplers/up_sampler.h"
@@ -21,7 +23,48 @@ constexpr const char* kIndexPage =
     "poolscope-agent\n\n"
     "/metrics     Prometheus metrics\n"
     "/healthz     liveness (200 while the agent runs)\n"
-    "/debug/pool  who holds the embedded pools' connections now (JSON; when http.debug is on)\n";
+    "/debug/pool  who holds the embedded pools' connections now (JSON; when http.debug is on)\n"
+    "/debug/offcpu?seconds=N  folded off-CPU stacks for N seconds (when http.debug and\n"
+    "             probes.offcpu.stacks are on)\n";
+
+OffcpuOptions OffcpuOptionsFrom(const OffcpuConfig& c) {
+  OffcpuOptions o;
+  for (const auto& t : c.targets) o.targets.push_back({t.process, t.pid, t.name});
+  o.rescan_interval = c.rescan_interval;
+  o.thread_labels = c.thread_labels;
+  o.stacks = c.stacks;
+  o.stack_probability = c.stack_probability;
+  o.stack_min_duration = c.stack_min_duration;
+  return o;
+}
+
+// DebugOffcpu serves /debug/offcpu?seconds=N (1-60, default 5): folded stacks.
+HttpResponse DebugOffcpu(OffcpuProbe* probe, const std::string& query) {
+  if (probe == nullptr) {
+    return HttpResponse{404, "the off-CPU probe is off (probes.offcpu.enabled: false)\n"};
+  }
+  int seconds = 5;
+  for (std::size_t at = 0; at <= query.size();) {
+    std::size_t end = query.find('&', at);
+    if (end == std::string::npos) end = query.size();
+    const std::string part = query.substr(at, end - at);
+    if (part.rfind("seconds=", 0) == 0) {
+      const std::string v = part.substr(8);
+      if (v.empty() || v.size() > 2 || v.find_first_not_of("0123456789") != std::string::npos ||
+          std::stoi(v) < 1 || std::stoi(v) > 60) {
+        return HttpResponse{400, "seconds must be a whole number from 1 to 60\n"};
+      }
+      seconds = std::stoi(v);
+    }
+    at = end + 1;
+  }
+  auto folded = probe->CollectFolded(std::chrono::seconds(seconds));
+  if (folded) return HttpResponse{200, std::move(*folded)};
+  int status = 503;
+  if (folded.error().code == ErrorCode::kInvalidArgument) status = 409;
+  if (folded.error().code == ErrorCode::kResourceExhausted) status = 429;
+  return HttpResponse{status, folded.error().message + "\n"};
+}
 
 }  // namespace
 
@@ -59,8 +102,13 @@ Agent::Agent(Config config)
         std::make_unique<RedisProbe>(t.address.host, t.address.port),
         sampler_metrics_->redis_up.Add({{"target", t.name}}), *sampler_metrics_));
   }
-  metrics_ = std::make_unique<MetricsHandler>(std::vector<std::shared_ptr<prometheus::Collectable>>{
-      registry_, book_, std::make_shared<ProcessCollector>()});
+  std::vector<std::shared_ptr<prometheus::Collectable>> sources{
+      registry_, book_, std::make_shared<ProcessCollector>()};
+  if (config_.probes.offcpu.enabled) {
+    offcpu_ = std::make_shared<OffcpuProbe>(OffcpuOptionsFrom(config_.probes.offcpu));
+    sources.push_back(std::make_shared<OffcpuCollector>(offcpu_));
+  }
+  metrics_ = std::make_unique<MetricsHandler>(std::move(sources));
   http_ = std::make_unique<HttpServer>();
   http_->Handle("/metrics", [this](const HttpRequest&) {
     return HttpResponse{200, metrics_->Render(), MetricsHandler::ContentType()};
@@ -70,6 +118,9 @@ Agent::Agent(Config config)
   if (config_.http.debug) {
     http_->Handle("/debug/pool", [this](const HttpRequest&) {
       return HttpResponse{200, DebugPoolJson(), "application/json"};
+    });
+    http_->Handle("/debug/offcpu", [this](const HttpRequest& req) {
+      return DebugOffcpu(offcpu_.get(), req.query);
     });
   }
 }
@@ -84,11 +135,14 @@ Status Agent::Start() {
       Version(), Revision(), HostPort{config_.http.listen.host, http_->port()}.ToString(),
       config_.postgres.size(), config_.redis.size());
   for (auto& s : samplers_) s->Start();
+  // No BPF rights or no BTF: one warning, probe_up 0, the agent runs on.
+  if (offcpu_) (void)offcpu_->Start();
   return OkStatus();
 }
 
 void Agent::Stop() {
   for (auto& s : samplers_) s->Stop();
+  if (offcpu_) offcpu_->Stop();  // also ends a running /debug/offcpu
   if (http_) http_->Stop();
 }
 

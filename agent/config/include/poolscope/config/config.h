@@ -30,6 +30,7 @@
 #include <string_view>
 #include <vector>
 
+#include "poolscope/cache/cache.h"
 #include "poolscope/core/dsn.h"
 #include "poolscope/core/duration.h"
 #include "poolscope/core/host_port.h"
@@ -71,6 +72,38 @@ struct RedisTarget {
   Duration timeout = std::chrono::seconds(3);
 };
 
+// CacheSpec is one two-level cache a service (or the demo) builds from the
+// agent's YAML: its knobs and the Redis target that serves as its L2.
+struct CacheSpec {
+  CacheConfig cache;
+  std::string redis;  // a targets.redis name; empty: L1 only
+  Duration redis_timeout = std::chrono::milliseconds(100);
+};
+
+// OffcpuTargetConfig is one process the off-CPU probe watches: by name
+// (`process:`, its comm or executable base name) or by `pid:`.
+struct OffcpuTargetConfig {
+  std::string process;  // empty for a pid target
+  int pid = 0;          // 0 for a name target
+  std::string name;     // the `process` label; empty: `process`, or the pid's process name
+};
+
+// OffcpuConfig is `probes.offcpu`, the eBPF off-CPU probe.
+struct OffcpuConfig {
+  bool enabled = false;
+  std::vector<OffcpuTargetConfig> targets;
+  Duration rescan_interval = std::chrono::seconds(3);  // /proc re-scan period
+  int thread_labels = 64;                              // distinct `thread` values at most
+  bool stacks = false;                                 // stacks.enabled: /debug/offcpu
+  double stack_probability = 0.05;                     // stacks.probability
+  Duration stack_min_duration = Duration::zero();      // stacks.min_duration
+};
+
+// ProbesConfig is `probes`: the eBPF probes.
+struct ProbesConfig {
+  OffcpuConfig offcpu;
+};
+
 // Config is the whole agent configuration.
 struct Config {
   std::string source;  // the file it came from, for messages
@@ -78,6 +111,11 @@ struct Config {
   LogConfig log;
   std::vector<PostgresTarget> postgres;
   std::vector<RedisTarget> redis;
+  std::vector<CacheSpec> caches;
+  ProbesConfig probes;
+
+  // FindRedis returns the Redis target called `name`, or null.
+  const RedisTarget* FindRedis(const std::string& name) const;
 };
 
 // LoadConfigFile reads and validates the YAML file at `path`.

@@ -27,6 +27,7 @@ namespace poolscope {
 class HttpServer;
 class MetricsBook;
 class MetricsHandler;
+class OffcpuProbe;
 class Pool;
 class UpSampler;
 struct SamplerMetrics;
@@ -57,6 +58,9 @@ class Agent {
   // DebugPoolJson renders every embedded pool's state and holders.
   std::string DebugPoolJson() const;
 
+  // offcpu_probe is the off-CPU probe, or null when probes.offcpu is off.
+  const std::shared_ptr<OffcpuProbe>& offcpu_probe() const { return offcpu_; }
+
  private:
   Config config_;
   std::shared_ptr<prometheus::Registry> registry_;
@@ -64,6 +68,7 @@ class Agent {
   std::vector<std::unique_ptr<Pool>> pools_;
   std::unique_ptr<SamplerMetrics> sampler_metrics_;
   std::vector<std::unique_ptr<UpSampler>> samplers_;
+  std::shared_ptr<OffcpuProbe> offcpu_;  // probes.offcpu; null when off
   std::unique_ptr<MetricsHandler> metrics_;
   std::unique_ptr<HttpServer> http_;
 };

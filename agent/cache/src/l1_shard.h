@@ -1,0 +1,219 @@
+// L1Shard: one shard of L1Cache — a hash table plus the W-TinyLFU policy for
+// the keys whose hash selects it, under one lock.
+//
+// Entries live in a node array (indices, not pointers, so the array may
+// grow). The index is an open-addressing table (linear probing, load at most
+// 1/2, backward-shift deletion, no tombstones) whose slots keep the low 32
+// hash bits, so most mismatches are rejected without touching a node. Each
+// node sits in one of three intrusive LRU lists: window, probation and
+// protected (the heads are nodes 0..2).
+//
+//   L1Shard shard({.max_entries = 625, .max_bytes = 4 << 20});
+//   L1Removed removed;
+//   shard.Put(key, L1Hash(key), value, now, ttl_nanos, &removed);
+//   L1Entry e = shard.Get(key, L1Hash(key), now, &removed);
+//   // after the call: report removed.causes, let `removed` free the values
+//
+// Values that a call removes are handed to the caller's L1Removed so they are
+// freed, and on_evict is called, after the lock is released.
+//
+// Thread-safety: all methods are thread-safe (one std::mutex per shard).
+#pragma once
+
+#include <array>
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "frequency_sketch.h"
+#include "poolscope/cache/l1_cache.h"
+
+namespace poolscope {
+
+// L1Removed collects what one shard call removed: a count per cause and the
+// removed values, to be released after the shard lock is dropped. Empty until
+// the first Add or Keep, so a plain hit only pays for one flag.
+class L1Removed {
+ public:
+  // Add records one removed entry and takes its value.
+  void Add(EvictionCause cause, std::shared_ptr<const std::string> value) {
+    Contents& c = contents();
+    ++c.causes[static_cast<int>(cause)];
+    ++c.total;
+    Keep(std::move(value));
+  }
+
+  // Keep takes a value to free later (a replaced value, not an eviction).
+  void Keep(std::shared_ptr<const std::string> value) {
+    if (!value) return;
+    Contents& c = contents();
+    if (!c.first) {
+      c.first = std::move(value);
+    } else {
+      c.more.push_back(std::move(value));
+    }
+  }
+
+  // total returns how many entries were removed.
+  int total() const { return contents_ ? contents_->total : 0; }
+
+  // count returns how many entries were removed for `cause`.
+  int count(EvictionCause cause) const {
+    return contents_ ? contents_->causes[static_cast<int>(cause)] : 0;
+  }
+
+ private:
+  struct Contents {
+    std::array<int, kEvictionCauseCount> causes{};
+    int total = 0;
+    std::shared_ptr<const std::string> first;
+    std::vector<std::shared_ptr<const std::string>> more;  // allocates only past one
+  };
+  Contents& contents() {
+    if (!contents_) contents_.emplace();
+    return *contents_;
+  }
+
+  std::optional<Contents> contents_;
+};
+
+// L1ShardLimits is one shard's share of L1Options.
+struct L1ShardLimits {
+  std::size_t max_entries = 0;
+  std::size_t max_bytes = 0;
+  std::int64_t time_to_idle_nanos = 0;  // 0: off
+  bool doorkeeper = false;
+};
+
+// L1ShardCounts is a snapshot of one shard.
+struct L1ShardCounts {
+  std::size_t entries = 0;
+  std::size_t bytes = 0;
+  L1Stats stats;
+};
+
+class alignas(64) L1Shard {
+ public:
+  // L1Shard derives the window, probation and protected budgets from `limits`.
+  explicit L1Shard(const L1ShardLimits& limits);
+
+  L1Shard(const L1Shard&) = delete;
+  L1Shard& operator=(const L1Shard&) = delete;
+
+  // Prefetch starts loading the cache lines a call for `hash` will read
+  // first (its table slot and sketch block); lock-free, a hint only.
+  void Prefetch(std::uint64_t hash) const;
+
+  // Get looks `key` (hash `hash`) up at time `now`; see L1Cache::Get.
+  L1Entry Get(std::string_view key, std::uint64_t hash, std::int64_t now, L1Removed* removed);
+
+  // Put stores or updates `key`; see L1Cache::Put.
+  void Put(std::string_view key, std::uint64_t hash, std::shared_ptr<const std::string> value,
+           std::int64_t now, std::int64_t ttl_nanos, L1Removed* removed);
+
+  // Erase removes `key`; true when it was there.
+  bool Erase(std::string_view key, std::uint64_t hash, L1Removed* removed);
+
+  // Clear removes every entry and returns how many there were. The nodes
+  // (and their values) are freed after the lock is released.
+  std::size_t Clear();
+
+  // PurgeExpired removes entries expired or idle at `now`.
+  void PurgeExpired(std::int64_t now, L1Removed* removed);
+
+  // Counts returns entries, bytes and stats.
+  L1ShardCounts Counts() const;
+
+ private:
+  enum Segment : std::uint8_t { kWindow = 0, kProbation = 1, kProtected = 2, kDetached, kFree };
+
+  // Node is what a lookup reads, in one cache line.
+  struct alignas(64) Node {
+    std::string key;
+    std::shared_ptr<const std::string> value;  // null: a negative entry
+    std::int64_t expire_at = 0;
+    std::int64_t last_access = 0;
+  };
+
+  // Meta is a node's policy bookkeeping (same index as its Node).
+  struct Meta {
+    std::uint64_t hash = 0;
+    std::size_t charge = 0;
+    std::uint32_t prev = 0;
+    std::uint32_t next = 0;  // also links the free list
+    Segment segment = kFree;
+  };
+
+  struct Slot {
+    std::uint32_t node = 0;  // 0: empty (node 0 is a list head, never indexed)
+    std::uint32_t tag = 0;   // low 32 bits of the key's hash
+  };
+
+  // Budget is an entry and byte limit.
+  struct Budget {
+    std::size_t entries = 0;
+    std::size_t bytes = 0;
+  };
+
+  // Usage is what a segment (or the shard) holds.
+  struct Usage {
+    std::size_t entries = 0;
+    std::size_t bytes = 0;
+    bool Exceeds(const Budget& b) const { return entries > b.entries || bytes > b.bytes; }
+  };
+
+  static constexpr std::size_t kNoSlot = static_cast<std::size_t>(-1);
+  static constexpr std::uint32_t kHeads = 3;  // nodes 0..2 head the segment lists
+
+  void Reset();
+  void PublishTable();
+  std::size_t FindSlot(std::string_view key, std::uint64_t hash) const;
+  std::size_t SlotOf(std::uint32_t id) const;
+  void InsertSlot(std::uint64_t hash, std::uint32_t id);
+  void EraseSlot(std::size_t pos);
+  void GrowTable();
+  std::uint32_t AllocNode();
+  void FreeNode(std::uint32_t id);
+
+  void PushFront(Segment segment, std::uint32_t id);
+  void Detach(std::uint32_t id);
+  std::uint32_t Back(Segment segment) const;
+  void OnAccess(std::uint32_t id);
+
+  bool IsDead(std::uint32_t id, std::int64_t now, EvictionCause* cause) const;
+  bool Admit(std::uint32_t candidate, std::uint32_t victim);
+  void Evict(std::int64_t now, L1Removed* removed);
+  void Remove(std::uint32_t id, std::size_t slot, EvictionCause cause, L1Removed* removed);
+
+  // Fixed after construction.
+  const Budget max_;
+  const Budget window_max_;
+  const Budget protected_max_;
+  const std::int64_t time_to_idle_;
+
+  // slots_hint_ and slot_mask_hint_ mirror slots_ for Prefetch, which reads
+  // them without the lock (a stale pair only wastes the prefetch).
+  std::atomic<const void*> slots_hint_{nullptr};
+  std::atomic<std::size_t> slot_mask_hint_{0};
+
+  mutable std::mutex mu_;
+  // Everything below is guarded by mu_.
+  std::vector<Node> nodes_;  // [0..2] unused: meta_[0..2] head the segment lists
+  std::vector<Meta> meta_;
+  std::uint32_t free_ = 0;   // first free node; 0: none
+  std::vector<Slot> slots_;  // size is a power of two
+  std::size_t slot_mask_ = 0;
+  std::array<Usage, 3> usage_{};  // by Segment
+  Usage total_;                   // includes a detached admission candidate
+  l1_internal::FrequencySketch sketch_;
+  std::uint64_t random_ = 0x853C49E6748FEA9BULL;  // xorshift state for admission ties
+  L1Stats stats_;
+};
+
+}  // namespace poolscope
