@@ -125,6 +125,13 @@ targets:
     - name: cache
       address: 127.0.0.1:$REDIS_PORT
       interval: 2s
+caches:
+  - name: products
+    redis: cache
+    ttl: 5m
+    l1_ttl: 20s
+    negative_ttl: 30s
+    l1: {max_entries: 2000, max_bytes: 4MiB}
 EOF
 
 BASE=http://127.0.0.1:$HTTP_PORT
@@ -148,9 +155,10 @@ done
 
 # The demo workload (a product-catalog service on the poolscope pool and
 # cache) joins when it is built.
+WORKLOAD_PORT=$(ps_pick_port)
 if [ -x "$WORKLOAD" ]; then
-    ps_log "starting $WORKLOAD --config $CONFIG"
-    "$WORKLOAD" --config "$CONFIG" &
+    ps_log "starting $WORKLOAD --config $CONFIG --listen 127.0.0.1:$WORKLOAD_PORT"
+    "$WORKLOAD" --config "$CONFIG" --listen "127.0.0.1:$WORKLOAD_PORT" &
     WORKLOAD_PID=$!
 fi
 
@@ -169,6 +177,10 @@ poolscope demo is running
   metrics:    $BASE/metrics
   health:     $BASE/healthz
   pool debug: $BASE/debug/pool
+  workload:   http://127.0.0.1:$WORKLOAD_PORT/metrics  (the demo catalog service: its pool
+              "catalog" and cache "products"; it leaks, runs slow queries and exhausts
+              its pool every few seconds)
+  workload pool debug: http://127.0.0.1:$WORKLOAD_PORT/debug/pool
   config:     $CONFIG
   PostgreSQL: host=127.0.0.1 port=$PG_PORT dbname=postgres user=postgres
   Redis:      127.0.0.1:$REDIS_PORT

@@ -147,7 +147,6 @@ PoolCore::PoolCore(PoolConfig config, std::unique_ptr<ConnectionFactory> factory
       "poolscope_pool_pending_acquires", "Callers waiting in acquire now", pool,
       [this] { return waiting_.load(std::memory_order_relaxed); }, this);
   // Make the query families visible before the first query.
-  ErrorCounter("");
   b.Histogram("poolscope_query_duration_seconds", "Query duration by statement fingerprint",
               with("statement", "other"), QueryBuckets());
   b.Counter("poolscope_slow_queries_total", "Queries that ran past slow_query_threshold",
