@@ -8,22 +8,28 @@
 //   Pool            poolscope::Pool over a no-op ConnectionFactory.
 // All three have 8 slots; at 32 threads callers wait, which is the point.
 //
-// Each benchmark runs at 1, 2, 8 and 32 threads with UseRealTime(), so the
-// reported time is wall time divided by the cycles of all threads together
-// (1 / throughput). After Google Benchmark's own output the program prints
-// name=value lines computed from the medians of the repetitions:
+// Each benchmark runs at 1, 2, 8 and 32 threads (->Threads(N)). The reported
+// time is the wall time of the run (first cycle started by any thread to
+// last cycle ended, see WallSpan) divided by the cycles of all threads
+// together: 1 / throughput. After Google Benchmark's own output the program
+// prints name=value lines computed from the medians of the repetitions:
 //   cycle_ns_tN, atomic_ns_tN, mutex_pool_ns_tN      ns per cycle
 //   cycle_ratio_vs_atomic_t1                         pool ns / atomic ns at 1 thread
 //   cycle_ratio_vs_mutex_pool_tN                     pool throughput / mutex-pool throughput
 //
 //   poolscope_bench_pool_cycle --benchmark_repetitions=5
 //       --benchmark_report_aggregates_only=true --benchmark_min_time=0.2
+//       [--iterations_t32=30000]   (cycles per thread at 32 threads)
 #include <benchmark/benchmark.h>
 
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <cstdint>
 #include <cstdio>
+#include <cstdlib>
+#include <latch>
+#include <limits>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -115,9 +121,59 @@ poolscope::Pool* g_pool = nullptr;
 
 // ---------------------------------------------------------------- benchmarks
 
+// WallSpan times one run of a benchmark across all its threads: from the
+// first cycle any thread starts to the last cycle any thread ends.
+//
+// Google Benchmark's own real time for ->Threads(N) is the mean of each
+// thread's own start-to-finish time. With more threads than cores, threads
+// that run their share in turn (one after another inside their time slices)
+// each report a short time, so "real time / all cycles" can be many times
+// smaller than wall time / all cycles. The benchmarks therefore report
+// this span as manual time: Time = span / cycles of all threads, exactly
+// 1 / throughput.
+struct WallSpan {
+  explicit WallSpan(int threads) : done(threads) {}
+  std::latch done;
+  std::atomic<std::int64_t> first{std::numeric_limits<std::int64_t>::max()};
+  std::atomic<std::int64_t> last{std::numeric_limits<std::int64_t>::min()};
+};
+std::unique_ptr<WallSpan> g_span;
+
+std::int64_t NowNs() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+// RunCycles runs `cycle` (one acquire+release; false: give up) once per
+// iteration and reports the wall span of all threads as the run's time.
+template <typename Cycle>
+void RunCycles(benchmark::State& state, Cycle cycle) {
+  // Runs never overlap and every thread of the previous run has exited;
+  // the others read g_span only after the start barrier inside the loop.
+  if (state.thread_index() == 0) g_span = std::make_unique<WallSpan>(state.threads());
+  bool first = true;
+  for (auto _ : state) {
+    if (first) {
+      first = false;
+      const std::int64_t t = NowNs();
+      std::int64_t cur = g_span->first.load(std::memory_order_relaxed);
+      while (t < cur && !g_span->first.compare_exchange_weak(cur, t)) {
+      }
+    }
+    if (!cycle()) break;
+  }
+  const std::int64_t t = NowNs();
+  std::int64_t cur = g_span->last.load(std::memory_order_relaxed);
+  while (t > cur && !g_span->last.compare_exchange_weak(cur, t)) {
+  }
+  g_span->done.arrive_and_wait();
+  state.SetIterationTime(static_cast<double>(g_span->last.load() - g_span->first.load()) * 1e-9);
+}
+
 void BM_AtomicExchange(benchmark::State& state) {
   const int start = state.thread_index() % kPoolSize;
-  for (auto _ : state) {
+  RunCycles(state, [start] {
     int i = start;
     int token;
     while ((token = g_tokens[i].token.exchange(0, std::memory_order_acquire)) == 0) {
@@ -126,29 +182,38 @@ void BM_AtomicExchange(benchmark::State& state) {
     }
     benchmark::DoNotOptimize(token);
     g_tokens[i].token.exchange(token, std::memory_order_release);
-  }
+    return true;
+  });
 }
 
 void BM_MutexCvPool(benchmark::State& state) {
-  for (auto _ : state) {
+  RunCycles(state, [] {
     Connection* c = g_mutex_pool->Acquire();
     benchmark::DoNotOptimize(c);
     g_mutex_pool->Release(c);
-  }
+    return true;
+  });
 }
 
 void BM_Pool(benchmark::State& state) {
-  for (auto _ : state) {
+  RunCycles(state, [&state] {
     auto lease = g_pool->Acquire();
     if (!lease) {
       state.SkipWithError(lease.error().message.c_str());
-      break;
+      return false;
     }
     lease->Release();
-  }
+    return true;
+  });
 }
 
-void Register() {
+// Register adds the three benchmarks at every thread count. Up to 8
+// threads (no more threads than slots, so nobody waits) Google Benchmark
+// picks the iteration count from --benchmark_min_time. At 32 threads every
+// thread runs a fixed `iterations_t32` cycles: the pool's behaviour there
+// changes once waiters queue (see bench/README.md), which short calibration
+// runs never reach, so the automatic estimate would be wrong by 10-100x.
+void Register(std::int64_t iterations_t32) {
   const std::pair<const char*, void (*)(benchmark::State&)> benches[] = {
       {"AtomicExchange", BM_AtomicExchange},
       {"MutexCvPool", BM_MutexCvPool},
@@ -156,9 +221,38 @@ void Register() {
   };
   for (const auto& [name, fn] : benches) {
     auto* b = benchmark::RegisterBenchmark(name, fn);
-    for (int t : kThreadCounts) b->Threads(t);
-    b->UseRealTime()->Unit(benchmark::kNanosecond);
+    for (int t : kThreadCounts) {
+      if (t <= kPoolSize) b->Threads(t);
+    }
+    b->UseManualTime()->Unit(benchmark::kNanosecond);
   }
+  for (const auto& [name, fn] : benches) {
+    for (int t : kThreadCounts) {
+      if (t <= kPoolSize) continue;
+      benchmark::RegisterBenchmark(name, fn)
+          ->Threads(t)
+          ->Iterations(iterations_t32)
+          ->UseManualTime()
+          ->Unit(benchmark::kNanosecond);
+    }
+  }
+}
+
+// TakeFlag removes --name=value from argv and returns the value ("" if absent).
+std::string TakeFlag(int* argc, char** argv, const std::string& name) {
+  const std::string prefix = "--" + name + "=";
+  std::string value;
+  int out = 1;
+  for (int i = 1; i < *argc; ++i) {
+    std::string a = argv[i];
+    if (a.rfind(prefix, 0) == 0) {
+      value = a.substr(prefix.size());
+    } else {
+      argv[out++] = argv[i];
+    }
+  }
+  *argc = out;
+  return value;
 }
 
 // ---------------------------------------------------------------- reporting
@@ -180,7 +274,7 @@ class Reporter : public benchmark::ConsoleReporter {
       const bool median = r.run_type == Run::RT_Aggregate && r.aggregate_name == "median";
       if (r.run_type == Run::RT_Aggregate && !median) continue;
       auto key = std::make_pair(r.run_name.function_name, static_cast<int>(r.threads));
-      if (median || !medians_.contains(key)) {  // a median wins over single runs
+      if (median || !medians_.contains(key)) {    // a median wins over single runs
         medians_[key] = r.GetAdjustedRealTime();  // ns (Unit(kNanosecond))
       }
     }
@@ -204,6 +298,14 @@ void PrintRatio(const std::string& name, double r) { std::printf("%s=%.3f\n", na
 }  // namespace
 
 int main(int argc, char** argv) {
+  std::int64_t iterations_t32 = 30000;
+  if (std::string v = TakeFlag(&argc, argv, "iterations_t32"); !v.empty()) {
+    iterations_t32 = std::atoll(v.c_str());
+    if (iterations_t32 < 1) {
+      std::fprintf(stderr, "--iterations_t32 must be at least 1\n");
+      return 2;
+    }
+  }
   benchmark::Initialize(&argc, argv);
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 2;
 
@@ -238,22 +340,23 @@ int main(int argc, char** argv) {
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
 
-  Register();
+  Register(iterations_t32);
   Reporter reporter;
   benchmark::RunSpecifiedBenchmarks(&reporter);
   benchmark::Shutdown();
 
   // Throughput (cycles/s across all threads) is 1e9 / ns per cycle.
-  std::printf("\n# ns per cycle (wall time / cycles of all threads), medians; "
-              "throughput = 1e9 / ns\n");
+  std::printf(
+      "\n# ns per cycle (wall time / cycles of all threads), medians; "
+      "throughput = 1e9 / ns\n");
   std::printf("# %-8s %14s %14s %14s %12s %12s\n", "threads", "atomic_ns", "mutex_pool_ns",
               "pool_ns", "pool_Mops", "pool/mutex");
   for (int t : kThreadCounts) {
     const double a = reporter.Ns("AtomicExchange", t);
     const double m = reporter.Ns("MutexCvPool", t);
     const double p = reporter.Ns("Pool", t);
-    std::printf("# %-8d %14.1f %14.1f %14.1f %12.2f %12.2f\n", t, a, m, p,
-                p > 0 ? 1e3 / p : 0, p > 0 ? m / p : 0);
+    std::printf("# %-8d %14.1f %14.1f %14.1f %12.2f %12.2f\n", t, a, m, p, p > 0 ? 1e3 / p : 0,
+                p > 0 ? m / p : 0);
   }
   // name=value lines: the details first, the four headline figures last.
   for (int t : kThreadCounts) {

@@ -196,8 +196,9 @@ void EnsureTable(const std::string& dsn, long rows) {
   MustExec(c.get(),
            "CREATE TABLE IF NOT EXISTS bench_products("
            "id bigint PRIMARY KEY, name text NOT NULL, price numeric(10,2) NOT NULL)");
-  Res r(PQexec(c.get(), "SELECT count(*), coalesce(min(id), 0), coalesce(max(id), 0) "
-                        "FROM bench_products"));
+  Res r(PQexec(c.get(),
+               "SELECT count(*), coalesce(min(id), 0), coalesce(max(id), 0) "
+               "FROM bench_products"));
   if (!OneRow(r.get())) {
     std::fprintf(stderr, "error: counting bench_products: %s", PQerrorMessage(c.get()));
     std::exit(1);

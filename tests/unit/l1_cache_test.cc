@@ -305,8 +305,11 @@ TEST(L1CacheTest, EntryBoundIsNeverExceeded) {
 TEST(L1CacheTest, ByteBoundIsNeverExceededAndBytesAreExact) {
   FakeClock clock;
   EvictionLog log;
-  constexpr std::size_t kMaxBytes = 64 * 1024;
-  L1Cache cache({.max_entries = 100000, .max_bytes = kMaxBytes, .shards = 2, .clock = &clock,
+  constexpr std::size_t kMaxBytes = std::size_t{64} * 1024;
+  L1Cache cache({.max_entries = 100000,
+                 .max_bytes = kMaxBytes,
+                 .shards = 2,
+                 .clock = &clock,
                  .on_evict = log.Callback()});
   std::mt19937 rng(2);
   std::map<std::string, std::size_t> last_size;  // key -> size of the last value put
@@ -433,6 +436,7 @@ TEST_P(L1ScanTest, HotSetSurvivesAScan) {
   L1Cache cache(options);
   PlainLru lru(1000);
   std::vector<std::string> hot;
+  hot.reserve(300);
   for (int i = 0; i < 300; ++i) hot.push_back("hot:" + std::to_string(i));
   std::mt19937 rng(4);
   for (int round = 0; round < 10; ++round) {
@@ -483,10 +487,7 @@ TEST(L1CacheTest, OnEvictMayCallBackIntoTheCache) {
   L1Cache* self = nullptr;
   std::size_t seen_entries = 0;
   int calls = 0;
-  L1Cache cache({.max_entries = 64,
-                 .shards = 1,
-                 .clock = &clock,
-                 .on_evict = [&](EvictionCause) {
+  L1Cache cache({.max_entries = 64, .shards = 1, .clock = &clock, .on_evict = [&](EvictionCause) {
                    ++calls;
                    seen_entries = self->entries();  // would deadlock under the shard lock
                  }});
@@ -519,7 +520,7 @@ TEST(L1CacheTest, ConcurrentMixedOperations) {
   // eviction cause happens. Run under TSan as well.
   EvictionLog log;
   constexpr std::size_t kMaxEntries = 512;
-  constexpr std::size_t kMaxBytes = 256 * 1024;
+  constexpr std::size_t kMaxBytes = std::size_t{256} * 1024;
   L1Cache cache({.max_entries = kMaxEntries,
                  .max_bytes = kMaxBytes,
                  .shards = 4,
@@ -533,6 +534,7 @@ TEST(L1CacheTest, ConcurrentMixedOperations) {
     }
   });
   std::vector<std::thread> threads;
+  threads.reserve(8);
   for (int t = 0; t < 8; ++t) {
     threads.emplace_back([&cache, t] {
       std::mt19937 rng(100 + t);

@@ -43,7 +43,7 @@ FrequencySketch::Cells FrequencySketch::Locate(std::uint64_t mixed) const {
   Cells cells;
   const std::size_t base = static_cast<std::size_t>(mixed & block_mask_) * kWordsPerBlock;
   for (int row = 0; row < 4; ++row) {
-    cells.word[row] = base + 2 * row + ((mixed >> (32 + row)) & 1);
+    cells.word[row] = base + static_cast<std::size_t>(2 * row) + ((mixed >> (32 + row)) & 1);
     cells.shift[row] = static_cast<unsigned>((mixed >> (40 + 4 * row)) & 15) * 4;
   }
   return cells;

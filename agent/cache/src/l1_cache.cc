@@ -55,7 +55,8 @@ const char* EvictionCauseName(EvictionCause cause) {
 L1Cache::L1Cache(L1Options options)
     : clock_(options.clock != nullptr ? options.clock : &CacheClock::Steady()),
       on_evict_(std::move(options.on_evict)) {
-  std::size_t shards = std::bit_ceil(static_cast<unsigned>(std::clamp(options.shards, 1, kMaxShards)));
+  std::size_t shards =
+      std::bit_ceil(static_cast<unsigned>(std::clamp(options.shards, 1, kMaxShards)));
   while (shards > 1 && options.max_entries / shards < kMinShardEntries) shards /= 2;
   shard_max_entries_ = std::min(options.max_entries / shards, kMaxShardEntries);
   shard_max_bytes_ = options.max_bytes / shards;

@@ -47,8 +47,21 @@ inline std::uint64_t L1Hash(std::string_view key) {
     n -= 8;
   }
   if (n > 0) {
-    std::uint64_t word = 0;
-    std::memcpy(&word, p, n);
+    // The last 1..7 bytes, read without a byte loop (whose stores would stall
+    // the following 8-byte load): overlapping loads, all within the key.
+    std::uint64_t word;
+    if (key.size() >= 8) {
+      std::memcpy(&word, key.data() + key.size() - 8, 8);
+    } else if (n >= 4) {
+      std::uint32_t lo, hi;
+      std::memcpy(&lo, p, 4);
+      std::memcpy(&hi, p + n - 4, 4);
+      word = lo | (static_cast<std::uint64_t>(hi) << 32);
+    } else {
+      word = static_cast<std::uint64_t>(static_cast<unsigned char>(p[0])) |
+             static_cast<std::uint64_t>(static_cast<unsigned char>(p[n / 2])) << 8 |
+             static_cast<std::uint64_t>(static_cast<unsigned char>(p[n - 1])) << 16;
+    }
     h = MulFold(word ^ kOdd2 ^ (static_cast<std::uint64_t>(n) << 59), h ^ kOdd1);
   }
   return Finalize(h);

@@ -67,7 +67,7 @@ L1Shard::L1Shard(const L1ShardLimits& limits)
       time_to_idle_(limits.time_to_idle_nanos),
       sketch_(std::min(limits.max_entries, limits.max_bytes / kL1EntryOverheadBytes),
               limits.doorkeeper) {
-  std::lock_guard<std::mutex> lock(mu_);
+  std::lock_guard<L1SpinLock> lock(mu_);
   Reset();
 }
 
@@ -307,8 +307,7 @@ void L1Shard::Evict(std::int64_t now, L1Removed* removed) {
   }
 }
 
-void L1Shard::Remove(std::uint32_t id, std::size_t slot, EvictionCause cause,
-                     L1Removed* removed) {
+void L1Shard::Remove(std::uint32_t id, std::size_t slot, EvictionCause cause, L1Removed* removed) {
   if (meta_[id].segment <= kProtected) Detach(id);
   EraseSlot(slot == kNoSlot ? SlotOf(id) : slot);
   --total_.entries;
@@ -322,7 +321,7 @@ void L1Shard::Remove(std::uint32_t id, std::size_t slot, EvictionCause cause,
 
 L1Entry L1Shard::Get(std::string_view key, std::uint64_t hash, std::int64_t now,
                      L1Removed* removed) {
-  std::lock_guard<std::mutex> lock(mu_);
+  std::lock_guard<L1SpinLock> lock(mu_);
   sketch_.Increment(hash);
   const std::size_t pos = FindSlot(key, hash);
   if (pos == kNoSlot) {
@@ -337,6 +336,9 @@ L1Entry L1Shard::Get(std::string_view key, std::uint64_t hash, std::int64_t now,
     return {};
   }
   Node& n = nodes_[id];
+  // The caller's copy of the value will write its reference count; start
+  // loading that line (next to the string in a make_shared block) now.
+  __builtin_prefetch(n.value.get(), 1);
   n.last_access = now;
   OnAccess(id);
   if (!n.value) {
@@ -352,11 +354,10 @@ void L1Shard::Put(std::string_view key, std::uint64_t hash,
                   std::int64_t ttl_nanos, L1Removed* removed) {
   const std::size_t charge = key.size() + (value ? value->size() : 0) + kL1EntryOverheadBytes;
   constexpr std::int64_t kNever = std::numeric_limits<std::int64_t>::max();
-  const std::int64_t expire_at =
-      (now > 0 && ttl_nanos > kNever - now) ? kNever : now + ttl_nanos;
+  const std::int64_t expire_at = (now > 0 && ttl_nanos > kNever - now) ? kNever : now + ttl_nanos;
   const bool storable = ttl_nanos > 0 && charge <= max_.bytes && max_.entries > 0;
 
-  std::lock_guard<std::mutex> lock(mu_);
+  std::lock_guard<L1SpinLock> lock(mu_);
   const std::size_t pos = FindSlot(key, hash);
   if (!storable) {
     if (pos != kNoSlot) {
@@ -400,7 +401,7 @@ void L1Shard::Put(std::string_view key, std::uint64_t hash,
 }
 
 bool L1Shard::Erase(std::string_view key, std::uint64_t hash, L1Removed* removed) {
-  std::lock_guard<std::mutex> lock(mu_);
+  std::lock_guard<L1SpinLock> lock(mu_);
   const std::size_t pos = FindSlot(key, hash);
   if (pos == kNoSlot) return false;
   Remove(slots_[pos].node, pos, EvictionCause::kInvalidated, removed);
@@ -411,7 +412,7 @@ std::size_t L1Shard::Clear() {
   std::vector<Node> old;  // destroyed after the lock is released
   std::size_t count = 0;
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    std::lock_guard<L1SpinLock> lock(mu_);
     count = total_.entries;
     old.swap(nodes_);
     Reset();
@@ -421,7 +422,7 @@ std::size_t L1Shard::Clear() {
 }
 
 void L1Shard::PurgeExpired(std::int64_t now, L1Removed* removed) {
-  std::lock_guard<std::mutex> lock(mu_);
+  std::lock_guard<L1SpinLock> lock(mu_);
   EvictionCause cause;
   for (std::uint32_t id = kHeads; id < nodes_.size(); ++id) {
     if (meta_[id].segment != kFree && IsDead(id, now, &cause)) {
@@ -431,7 +432,7 @@ void L1Shard::PurgeExpired(std::int64_t now, L1Removed* removed) {
 }
 
 L1ShardCounts L1Shard::Counts() const {
-  std::lock_guard<std::mutex> lock(mu_);
+  std::lock_guard<L1SpinLock> lock(mu_);
   return {total_.entries, total_.bytes, stats_};
 }
 

@@ -1,12 +1,16 @@
 // L1Shard: one shard of L1Cache — a hash table plus the W-TinyLFU policy for
 // the keys whose hash selects it, under one lock.
 //
-// Entries live in a node array (indices, not pointers, so the array may
-// grow). The index is an open-addressing table (linear probing, load at most
-// 1/2, backward-shift deletion, no tombstones) whose slots keep the low 32
-// hash bits, so most mismatches are rejected without touching a node. Each
-// node sits in one of three intrusive LRU lists: window, probation and
-// protected (the heads are nodes 0..2).
+// Entries live in two parallel arrays indexed by a 32-bit node id (ids, not
+// pointers, so the arrays may grow): Node holds what a lookup reads (key,
+// value, expiry, last access) in one 64-byte line; Meta holds the policy's
+// bookkeeping (hash, charge, list links, segment). The index is an
+// open-addressing table (linear probing, load at most 1/2, backward-shift
+// deletion, no tombstones) whose slots keep the low 32 hash bits, so most
+// mismatches are rejected without touching a node. Each entry sits in one of
+// three intrusive LRU lists — window, probation, protected — headed by
+// meta_[0..2]. A hit costs one slot line, one node line and a few meta and
+// sketch lines; Prefetch starts the slot and sketch loads before the lock.
 //
 //   L1Shard shard({.max_entries = 625, .max_bytes = 4 << 20});
 //   L1Removed removed;
@@ -17,7 +21,7 @@
 // Values that a call removes are handed to the caller's L1Removed so they are
 // freed, and on_evict is called, after the lock is released.
 //
-// Thread-safety: all methods are thread-safe (one std::mutex per shard).
+// Thread-safety: all methods are thread-safe (one L1SpinLock per shard).
 #pragma once
 
 #include <array>
@@ -32,6 +36,7 @@
 #include <vector>
 
 #include "frequency_sketch.h"
+#include "l1_spin_lock.h"
 #include "poolscope/cache/l1_cache.h"
 
 namespace poolscope {
@@ -69,9 +74,12 @@ class L1Removed {
   }
 
  private:
+  // Contents uses a constructor, not member initializers: clang rejects
+  // optional<Contents>::emplace() inside the enclosing class otherwise.
   struct Contents {
-    std::array<int, kEvictionCauseCount> causes{};
-    int total = 0;
+    Contents() : causes{}, total(0) {}
+    std::array<int, kEvictionCauseCount> causes;
+    int total;
     std::shared_ptr<const std::string> first;
     std::vector<std::shared_ptr<const std::string>> more;  // allocates only past one
   };
@@ -202,7 +210,7 @@ class alignas(64) L1Shard {
   std::atomic<const void*> slots_hint_{nullptr};
   std::atomic<std::size_t> slot_mask_hint_{0};
 
-  mutable std::mutex mu_;
+  mutable L1SpinLock mu_;
   // Everything below is guarded by mu_.
   std::vector<Node> nodes_;  // [0..2] unused: meta_[0..2] head the segment lists
   std::vector<Meta> meta_;

@@ -4,7 +4,9 @@
 //
 // What it does:
 //   - Sharded: a key's hash picks one of `shards` shards, each with its own
-//     lock, so concurrent callers rarely meet on the same lock.
+//     lock (a spinlock: critical sections are tens of nanoseconds), so
+//     concurrent callers rarely meet. A hit is one hash, one lock, one table
+//     probe and O(1) list moves, with no allocation.
 //   - Bounded by entries and by bytes. Each shard gets an equal share of both
 //     budgets (max_entries / shards, max_bytes / shards, rounded down), so the
 //     totals are never exceeded. An entry is charged
@@ -104,10 +106,12 @@ inline constexpr std::size_t kL1EntryOverheadBytes = 128;
 
 // L1Options configures an L1Cache.
 struct L1Options {
-  // max_entries bounds the number of entries (split evenly across shards).
+  // max_entries bounds the number of entries (split evenly across shards,
+  // at most 2^30 per shard).
   std::size_t max_entries = 10000;
   // max_bytes bounds the charged bytes (split evenly across shards); see
-  // kL1EntryOverheadBytes. An entry larger than max_bytes / shards is not stored.
+  // kL1EntryOverheadBytes. An entry larger than max_bytes / shard_count() is
+  // not stored.
   std::size_t max_bytes = 64 << 20;
   // shards is rounded up to a power of two (at most 1024), then halved while
   // a shard would hold fewer than 64 entries; shard_count() tells the result.
@@ -160,9 +164,10 @@ class L1Cache {
   L1Entry Get(std::string_view key);
 
   // Put stores `value` under `key` for `ttl`; a null value caches "absent".
-  // A present key is updated in place. ttl <= 0 stores nothing and drops a
-  // present entry (kInvalidated); an entry larger than a shard's byte budget
-  // is not stored and drops a present entry (kSize).
+  // A present key is updated in place. A new key enters the window; whether
+  // it stays past the window depends on how often Get has asked for it. ttl <= 0 stores nothing and
+  // drops a present entry (kInvalidated); an entry larger than a shard's byte budget is not stored
+  // and drops a present entry (kSize).
   void Put(std::string_view key, std::shared_ptr<const std::string> value,
            std::chrono::nanoseconds ttl);
 
@@ -184,7 +189,8 @@ class L1Cache {
   // bytes returns the charged bytes held.
   std::size_t bytes() const;
 
-  // stats returns the counters summed over the shards.
+  // stats returns the counters summed over the shards. entries(), bytes()
+  // and stats() take each shard's lock in turn.
   L1Stats stats() const;
 
   // shard_count returns the number of shards in use.

@@ -1,0 +1,667 @@
+#include "poolscope/probes/offcpu_probe.h"
+
+#include <malloc.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <cmath>
+#include <condition_variable>
+#include <cstdarg>
+#include <cstring>
+#include <fstream>
+#include <map>
+#include <mutex>
+#include <thread>
+#include <tuple>
+#include <unordered_map>
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include "poolscope/probes/symbolizer.h"
+#include "target_table.h"
+
+#if POOLSCOPE_HAVE_OFFCPU_BPF
+#include <bpf/bpf.h>
+#include <bpf/btf.h>
+#include <bpf/libbpf.h>
+
+#include "offcpu.h"
+#include "offcpu.skel.h"
+#endif
+
+namespace poolscope {
+namespace {
+
+constexpr const char* kBtfPath = "/sys/kernel/btf/vmlinux";
+
+// A stack as read from the maps, before symbolization.
+struct RawStack {
+  std::uint32_t tgid = 0;
+  std::string process;
+  std::string thread;
+  std::vector<std::uint64_t> user;    // innermost first
+  std::vector<std::uint64_t> kernel;  // innermost first
+  std::uint64_t total_ns = 0;
+};
+
+std::string FrameName(std::string name) {
+  for (char& c : name) {
+    if (c == ';') c = ':';
+    if (c == '\n' || c == '\r') c = ' ';
+  }
+  return name;
+}
+
+// IsProbeFrame tells the tracing frames on top of every kernel stack.
+bool IsProbeFrame(const std::string& name) {
+  return name.starts_with("bpf_") || name.starts_with("__bpf_") ||
+         name.starts_with("__traceiter_") || name.starts_with("trace_call_bpf");
+}
+
+std::uint32_t PidMax() {
+  std::ifstream in("/proc/sys/kernel/pid_max");
+  std::uint64_t v = 0;
+  if (!(in >> v) || v == 0) v = 4194304;  // PID_MAX_LIMIT on 64-bit
+  return static_cast<std::uint32_t>(std::min<std::uint64_t>(v, 4194304));
+}
+
+#if POOLSCOPE_HAVE_OFFCPU_BPF
+
+// libbpf's messages go to our debug log; the last warning is kept for the
+// one warning we print ourselves.
+std::mutex g_libbpf_mu;
+std::string g_libbpf_last;  // guarded by g_libbpf_mu
+
+int LibbpfPrint(enum libbpf_print_level level, const char* format, va_list args) {
+  if (level == LIBBPF_DEBUG) return 0;
+  char buf[512];
+  int n = std::vsnprintf(buf, sizeof(buf), format, args);
+  if (n <= 0) return 0;
+  std::string line(buf);
+  while (!line.empty() && (line.back() == '\n' || line.back() == ' ')) line.pop_back();
+  if (line.empty()) return 0;
+  spdlog::debug("libbpf: {}", line);
+  if (level == LIBBPF_WARN) {
+    std::lock_guard lock(g_libbpf_mu);
+    g_libbpf_last = line;
+  }
+  return 0;
+}
+
+std::string TakeLibbpfWarning() {
+  std::lock_guard lock(g_libbpf_mu);
+  return std::exchange(g_libbpf_last, std::string());
+}
+
+// TracepointPassesState tells whether sched_switch's tracepoint passes
+// prev_state as an argument (Linux 5.18+), from the kernel's BTF.
+bool TracepointPassesState() {
+  struct btf* vmlinux = btf__load_vmlinux_btf();
+  if (vmlinux == nullptr) return true;
+  bool passes = false;
+  int id = btf__find_by_name_kind(vmlinux, "btf_trace_sched_switch", BTF_KIND_TYPEDEF);
+  if (id > 0) {
+    const struct btf_type* t = btf__type_by_id(vmlinux, id);
+    t = t != nullptr ? btf__type_by_id(vmlinux, t->type) : nullptr;
+    if (t != nullptr && btf_is_ptr(t)) t = btf__type_by_id(vmlinux, t->type);
+    // (void *__data, bool preempt, prev, next, unsigned int prev_state)
+    if (t != nullptr && btf_is_func_proto(t)) passes = btf_vlen(t) >= 5;
+  }
+  btf__free(vmlinux);
+  return passes;
+}
+
+struct SkelDeleter {
+  void operator()(offcpu_bpf* s) const { offcpu_bpf__destroy(s); }
+};
+
+// Loaded is one attached instance of the programs and their maps.
+struct Loaded {
+  std::unique_ptr<offcpu_bpf, SkelDeleter> skel;
+  TargetTable table;
+  const char* mode = "";
+};
+
+std::string LoadFailure(const char* what, int err) {
+  std::string detail = TakeLibbpfWarning();
+  std::string reason;
+  if (err == EPERM) {
+    reason = fmt::format(
+        "no BPF rights ({} failed: {}); run as root or grant CAP_BPF and CAP_PERFMON", what,
+        std::strerror(err));
+  } else {
+    reason = fmt::format("the kernel refused the probe ({} failed: {})", what, std::strerror(err));
+  }
+  if (!detail.empty()) reason += fmt::format(" [libbpf: {}]", detail);
+  return reason;
+}
+
+Result<std::unique_ptr<Loaded>> LoadOnce(const OffcpuOptions& opt, bool raw) {
+  static std::once_flag once;
+  std::call_once(once, [] { libbpf_set_print(&LibbpfPrint); });
+  TakeLibbpfWarning();
+
+  auto loaded = std::make_unique<Loaded>();
+  loaded->mode = raw ? "raw_tp" : "tp_btf";
+  loaded->skel.reset(offcpu_bpf__open());
+  if (!loaded->skel) {
+    return Error{ErrorCode::kUnavailable, LoadFailure("opening the BPF object", errno)};
+  }
+  offcpu_bpf* s = loaded->skel.get();
+
+  const std::uint32_t words = (PidMax() + 7) / 8;
+  const int labels = std::max(1, static_cast<int>(opt.targets.size()));
+  const std::uint32_t classes = static_cast<std::uint32_t>(std::max(1, opt.thread_labels));
+  const std::uint64_t hist_entries =
+      std::clamp<std::uint64_t>(static_cast<std::uint64_t>(labels) * (classes + 1) * OFFCPU_REASONS,
+                                64, 65536);
+  s->rodata->use_state_arg = TracepointPassesState();
+  s->rodata->table_words = words;
+  s->rodata->max_classes = classes;
+  if (opt.stacks) {
+    const double p = std::clamp(opt.stack_probability, 0.0, 1.0);
+    s->rodata->stack_threshold = static_cast<std::uint64_t>(std::ldexp(p, 32));
+    s->rodata->stack_min_ns = static_cast<std::uint64_t>(opt.stack_min_duration.count());
+  }
+  bpf_map__set_max_entries(s->maps.target_table, words);
+  bpf_map__set_max_entries(s->maps.classes, classes);
+  bpf_map__set_max_entries(s->maps.hists, static_cast<std::uint32_t>(hist_entries));
+  bpf_map__set_max_entries(s->maps.tid_slots, raw ? 16384 : 1);
+  bpf_map__set_max_entries(s->maps.stacks, opt.stacks ? 8192 : 1);
+  bpf_map__set_max_entries(s->maps.stack_counts, opt.stacks ? 16384 : 1);
+  bpf_program__set_autoload(s->progs.offcpu_switch, !raw);
+  bpf_program__set_autoload(s->progs.offcpu_fork, !raw);
+  bpf_program__set_autoload(s->progs.offcpu_sw_raw, raw);
+  bpf_program__set_autoload(s->progs.offcpu_fork_raw, raw);
+
+  int err = offcpu_bpf__load(s);
+  // libbpf parsed the kernel's BTF (megabytes); give the memory back.
+  ::malloc_trim(0);
+  if (err != 0) {
+    return Error{ErrorCode::kUnavailable, LoadFailure("loading the BPF programs", -err)};
+  }
+  if (s->bss != nullptr) s->bss->stacks_on = opt.stacks && opt.stacks_always_on ? 1 : 0;
+  err = offcpu_bpf__attach(s);
+  if (err != 0) {
+    return Error{ErrorCode::kUnavailable, LoadFailure("attaching to sched_switch", -err)};
+  }
+  auto table = TargetTable::Map(bpf_map__fd(s->maps.target_table), words);
+  if (!table) return table.error();
+  loaded->table = std::move(*table);
+  return loaded;
+}
+
+Result<std::unique_ptr<Loaded>> LoadProgram(const OffcpuOptions& opt) {
+  if (::access(kBtfPath, R_OK) != 0) {
+    return Error{ErrorCode::kUnavailable,
+                 fmt::format("the kernel has no BTF ({} is missing; it needs "
+                             "CONFIG_DEBUG_INFO_BTF=y)",
+                             kBtfPath)};
+  }
+  if (opt.force_raw_tp) return LoadOnce(opt, true);
+  auto btf = LoadOnce(opt, false);
+  if (btf || btf.error().message.starts_with("no BPF rights")) return btf;
+  spdlog::debug("offcpu probe: tp_btf failed ({}); trying raw_tp", btf.error().message);
+  auto raw = LoadOnce(opt, true);
+  if (raw) return raw;
+  return Error{ErrorCode::kUnavailable,
+               fmt::format("{}; raw_tp fallback: {}", btf.error().message, raw.error().message)};
+}
+
+#else  // !POOLSCOPE_HAVE_OFFCPU_BPF
+
+struct Loaded {
+  TargetTable table;
+  const char* mode = "";
+};
+
+Result<std::unique_ptr<Loaded>> LoadProgram(const OffcpuOptions&) {
+  return Error{ErrorCode::kUnavailable,
+               fmt::format("this build has no BPF program ({} when it was built)",
+                           POOLSCOPE_OFFCPU_BUILD_GAP)};
+}
+
+#endif  // POOLSCOPE_HAVE_OFFCPU_BPF
+
+}  // namespace
+
+std::uint64_t OffcpuSeries::Count() const {
+  std::uint64_t n = 0;
+  for (auto b : buckets) n += b;
+  return n;
+}
+
+class OffcpuProbe::Impl {
+ public:
+  explicit Impl(OffcpuOptions o)
+      : opt(std::move(o)), resolver(opt.targets, opt.proc_root), symbolizer(opt.proc_root) {}
+
+  // TryLoadLocked loads the programs when down; logs the first failure and
+  // the recovery.
+  Status TryLoadLocked() {
+    if (loaded) return OkStatus();
+    auto l = LoadProgram(opt);
+    if (!l) {
+      down_reason = l.error().message;
+      if (!warned) {
+        spdlog::warn("offcpu probe unavailable: {}; poolscope_probe_up{{probe=\"offcpu\"}} is 0",
+                     down_reason);
+        warned = true;
+      }
+      return l.error();
+    }
+    loaded = std::move(*l);
+    ++generation;
+    current.clear();
+    class_names.clear();
+    spdlog::info("offcpu probe attached ({}), watching {} target(s)", loaded->mode,
+                 opt.targets.size());
+    warned = false;
+    return OkStatus();
+  }
+
+  void Run() {
+    std::unique_lock lock(mu);
+    auto next_retry = std::chrono::steady_clock::now() + opt.retry_interval;
+    while (!stopping) {
+      if (!loaded && std::chrono::steady_clock::now() >= next_retry) {
+        (void)TryLoadLocked();
+        next_retry = std::chrono::steady_clock::now() + opt.retry_interval;
+      }
+      if (loaded) {
+        lock.unlock();
+        Rescan();
+        lock.lock();
+      }
+      cv.wait_for(lock, opt.rescan_interval, [&] { return stopping; });
+    }
+  }
+
+  // LabelIndexLocked returns the target index of `label`, adding it.
+  int LabelIndexLocked(const std::string& label) {
+    for (std::size_t i = 0; i < labels.size(); ++i) {
+      if (labels[i] == label) return static_cast<int>(i);
+    }
+    if (labels.size() >= OffcpuMaxTargets()) {
+      if (!labels_full_warned) {
+        spdlog::warn("offcpu probe: more than {} distinct process labels; \"{}\" is not watched",
+                     OffcpuMaxTargets(), label);
+        labels_full_warned = true;
+      }
+      return -1;
+    }
+    labels.push_back(label);
+    return static_cast<int>(labels.size() - 1);
+  }
+
+  static std::size_t OffcpuMaxTargets() { return 127; }
+
+  std::vector<std::uint32_t> DrainForkedLocked();
+
+  void Rescan() {
+    std::lock_guard scan(scan_mu);
+    auto matches = resolver.Scan();
+    std::lock_guard lock(mu);
+    if (!loaded) return;
+    std::unordered_map<std::uint32_t, std::uint8_t> desired;
+    auto byte_for = [&](const TargetMatch& m) -> int {
+      int idx = LabelIndexLocked(m.label);
+      if (idx < 0) return 0;
+      return (idx + 1) | (m.inherit ? 0x80 : 0);
+    };
+    for (const auto& [tgid, m] : matches) {
+      if (int b = byte_for(m); b != 0) desired[tgid] = static_cast<std::uint8_t>(b);
+    }
+    // Children the kernel side adopted since: keep those that still match.
+    for (std::uint32_t tgid : DrainForkedLocked()) {
+      if (desired.count(tgid) != 0) continue;
+      if (auto m = resolver.Match(tgid)) {
+        if (int b = byte_for(*m); b != 0) {
+          desired[tgid] = static_cast<std::uint8_t>(b);
+          continue;
+        }
+      }
+      loaded->table.Set(tgid, 0);
+    }
+    for (const auto& [tgid, b] : desired) {
+      if (loaded->table.Get(tgid) != b) loaded->table.Set(tgid, b);
+    }
+    for (const auto& [tgid, b] : current) {
+      if (desired.count(tgid) == 0) loaded->table.Set(tgid, 0);
+    }
+    if (desired.size() != current.size()) {
+      spdlog::debug("offcpu probe: {} target process(es)", desired.size());
+    }
+    current = std::move(desired);
+  }
+
+  std::string ClassNameLocked(std::uint16_t id) const;
+  std::vector<OffcpuSeries> HistogramsLocked() const;
+  OffcpuDrops DropsLocked() const;
+  Status ClearStacksLocked();
+  Result<std::vector<RawStack>> ReadStacksLocked() const;
+  void SetStacksOnLocked(bool on);
+  std::string Fold(const std::vector<RawStack>& stacks);
+
+  OffcpuOptions opt;
+  TargetResolver resolver;  // guarded by scan_mu
+
+  mutable std::mutex mu;  // guards everything below up to the thread
+  std::unique_ptr<Loaded> loaded;
+  std::uint64_t generation = 0;  // bumped on every load
+  std::vector<std::string> labels;  // target index -> `process` label
+  std::unordered_map<std::uint32_t, std::uint8_t> current;  // tgid -> byte we wrote
+  mutable std::unordered_map<std::uint16_t, std::string> class_names;
+  std::string down_reason = "not started";
+  bool warned = false;
+  bool labels_full_warned = false;
+  bool started = false;
+  bool stopping = false;
+  std::condition_variable cv;  // wakes Run() and CollectFolded() on Stop()
+  std::thread thread;
+
+  std::mutex scan_mu;     // one scan at a time (guards resolver)
+  std::mutex collect_mu;  // one folded collection at a time (guards symbolizer)
+  Symbolizer symbolizer;
+};
+
+#if POOLSCOPE_HAVE_OFFCPU_BPF
+
+std::vector<std::uint32_t> OffcpuProbe::Impl::DrainForkedLocked() {
+  std::vector<std::uint32_t> out;
+  const int fd = bpf_map__fd(loaded->skel->maps.forked);
+  std::uint32_t key = 0;
+  std::uint32_t next = 0;
+  void* prev = nullptr;
+  while (bpf_map_get_next_key(fd, prev, &next) == 0) {
+    out.push_back(next);
+    key = next;
+    prev = &key;
+  }
+  for (std::uint32_t tgid : out) bpf_map_delete_elem(fd, &tgid);
+  return out;
+}
+
+std::string OffcpuProbe::Impl::ClassNameLocked(std::uint16_t id) const {
+  if (id == OFFCPU_CLASS_OTHER) return "other";
+  auto it = class_names.find(id);
+  if (it != class_names.end()) return it->second;
+  // A class the kernel side added since the last read: read them all.
+  const int fd = bpf_map__fd(loaded->skel->maps.classes);
+  offcpu_class_name key{};
+  offcpu_class_name next{};
+  void* prev = nullptr;
+  while (bpf_map_get_next_key(fd, prev, &next) == 0) {
+    std::uint32_t value = 0;
+    if (bpf_map_lookup_elem(fd, &next, &value) == 0) {
+      std::string name(next.name, strnlen(next.name, sizeof(next.name)));
+      class_names[static_cast<std::uint16_t>(value)] = name.empty() ? "other" : name;
+    }
+    key = next;
+    prev = &key;
+  }
+  it = class_names.find(id);
+  return it != class_names.end() ? it->second : "other";
+}
+
+std::vector<OffcpuSeries> OffcpuProbe::Impl::HistogramsLocked() const {
+  std::map<std::tuple<std::string, std::string, std::string>, OffcpuSeries> merged;
+  const int fd = bpf_map__fd(loaded->skel->maps.hists);
+  offcpu_hist_key key{};
+  offcpu_hist_key next{};
+  void* prev = nullptr;
+  while (bpf_map_get_next_key(fd, prev, &next) == 0) {
+    key = next;
+    prev = &key;
+    offcpu_hist value{};
+    if (bpf_map_lookup_elem(fd, &key, &value) != 0) continue;
+    std::string process = key.target < labels.size() ? labels[key.target] : "other";
+    std::string thread = ClassNameLocked(key.thread_class);
+    std::string reason = OffcpuReasonName(static_cast<int>(key.reason));
+    auto& s = merged[{process, thread, reason}];
+    s.process = process;
+    s.thread = thread;
+    s.reason = reason;
+    for (int b = 0; b < kOffcpuBuckets; ++b) s.buckets[b] += value.buckets[b];
+    s.sum_ns += value.sum_ns;
+  }
+  std::vector<OffcpuSeries> out;
+  out.reserve(merged.size());
+  for (auto& [k, s] : merged) out.push_back(std::move(s));
+  return out;
+}
+
+OffcpuDrops OffcpuProbe::Impl::DropsLocked() const {
+  OffcpuDrops d;
+  const int cpus = libbpf_num_possible_cpus();
+  if (cpus <= 0) return d;
+  std::vector<offcpu_drops> per_cpu(static_cast<std::size_t>(cpus));
+  std::uint32_t zero = 0;
+  if (bpf_map_lookup_elem(bpf_map__fd(loaded->skel->maps.drops), &zero, per_cpu.data()) != 0) {
+    return d;
+  }
+  for (const auto& c : per_cpu) {
+    d.hist_full += c.hist_full;
+    d.slot_failed += c.slot_failed;
+    d.stack_lost += c.stack_lost;
+    d.stack_full += c.stack_full;
+  }
+  return d;
+}
+
+Status OffcpuProbe::Impl::ClearStacksLocked() {
+  for (bpf_map* map : {loaded->skel->maps.stack_counts, loaded->skel->maps.stacks}) {
+    const int fd = bpf_map__fd(map);
+    std::vector<char> key(bpf_map__key_size(map));
+    std::vector<char> next(key.size());
+    std::vector<std::vector<char>> keys;
+    void* prev = nullptr;
+    while (bpf_map_get_next_key(fd, prev, next.data()) == 0) {
+      keys.push_back(next);
+      key = next;
+      prev = key.data();
+    }
+    for (auto& k : keys) bpf_map_delete_elem(fd, k.data());
+  }
+  return OkStatus();
+}
+
+void OffcpuProbe::Impl::SetStacksOnLocked(bool on) {
+  if (loaded->skel->bss != nullptr) {
+    __atomic_store_n(&loaded->skel->bss->stacks_on, on ? 1u : 0u, __ATOMIC_RELAXED);
+  }
+}
+
+Result<std::vector<RawStack>> OffcpuProbe::Impl::ReadStacksLocked() const {
+  std::vector<RawStack> out;
+  const int counts_fd = bpf_map__fd(loaded->skel->maps.stack_counts);
+  const int stacks_fd = bpf_map__fd(loaded->skel->maps.stacks);
+  auto read_stack = [&](std::int32_t id, std::vector<std::uint64_t>* ips) {
+    if (id < 0) return;
+    std::uint64_t frames[OFFCPU_MAX_STACK_DEPTH] = {};
+    std::uint32_t key = static_cast<std::uint32_t>(id);
+    if (bpf_map_lookup_elem(stacks_fd, &key, frames) != 0) return;
+    for (std::uint64_t ip : frames) {
+      if (ip == 0) break;
+      ips->push_back(ip);
+    }
+  };
+  offcpu_stack_key key{};
+  offcpu_stack_key next{};
+  void* prev = nullptr;
+  while (bpf_map_get_next_key(counts_fd, prev, &next) == 0) {
+    key = next;
+    prev = &key;
+    offcpu_stack_value value{};
+    if (bpf_map_lookup_elem(counts_fd, &key, &value) != 0) continue;
+    RawStack s;
+    s.tgid = key.tgid;
+    s.process = key.target < labels.size() ? labels[key.target] : "other";
+    s.thread = ClassNameLocked(key.thread_class);
+    read_stack(key.user_stack, &s.user);
+    read_stack(key.kern_stack, &s.kernel);
+    s.total_ns = value.total_ns;
+    out.push_back(std::move(s));
+  }
+  return out;
+}
+
+#else  // !POOLSCOPE_HAVE_OFFCPU_BPF: never loaded, so none of these run.
+
+std::vector<std::uint32_t> OffcpuProbe::Impl::DrainForkedLocked() { return {}; }
+std::string OffcpuProbe::Impl::ClassNameLocked(std::uint16_t) const { return "other"; }
+std::vector<OffcpuSeries> OffcpuProbe::Impl::HistogramsLocked() const { return {}; }
+OffcpuDrops OffcpuProbe::Impl::DropsLocked() const { return {}; }
+Status OffcpuProbe::Impl::ClearStacksLocked() { return OkStatus(); }
+void OffcpuProbe::Impl::SetStacksOnLocked(bool) {}
+Result<std::vector<RawStack>> OffcpuProbe::Impl::ReadStacksLocked() const {
+  return std::vector<RawStack>{};
+}
+
+#endif  // POOLSCOPE_HAVE_OFFCPU_BPF
+
+std::string OffcpuProbe::Impl::Fold(const std::vector<RawStack>& stacks) {
+  std::map<std::string, std::uint64_t> lines;
+  symbolizer.BeginRound();
+  for (const auto& s : stacks) {
+    std::string line = FrameName(s.process) + ";" + FrameName(s.thread);
+    for (std::size_t i = s.user.size(); i-- > 0;) {
+      // Return addresses point after the call: look up the call itself.
+      const std::uint64_t ip = i == 0 ? s.user[i] : s.user[i] - 1;
+      line += ";" + FrameName(symbolizer.User(s.tgid, ip));
+    }
+    std::vector<std::string> kernel;
+    for (std::size_t i = 0; i < s.kernel.size(); ++i) {
+      kernel.push_back(symbolizer.Kernel(i == 0 ? s.kernel[i] : s.kernel[i] - 1));
+    }
+    std::size_t skip = 0;
+    while (skip < kernel.size() && IsProbeFrame(kernel[skip])) ++skip;
+    for (std::size_t i = kernel.size(); i-- > skip;) {
+      line += ";" + FrameName(kernel[i]) + "_[k]";
+    }
+    lines[line] += std::max<std::uint64_t>(1, (s.total_ns + 500) / 1000);
+  }
+  symbolizer.EndRound();
+  std::string out;
+  for (const auto& [line, us] : lines) out += fmt::format("{} {}\n", line, us);
+  return out;
+}
+
+OffcpuProbe::OffcpuProbe(OffcpuOptions options) : impl_(std::make_unique<Impl>(std::move(options))) {}
+
+OffcpuProbe::~OffcpuProbe() { Stop(); }
+
+Status OffcpuProbe::Start() {
+  Status result = OkStatus();
+  {
+    std::lock_guard lock(impl_->mu);
+    if (impl_->started) return impl_->loaded ? OkStatus() : Status(Error{ErrorCode::kUnavailable, impl_->down_reason});
+    impl_->started = true;
+    impl_->stopping = false;
+    result = impl_->TryLoadLocked();
+  }
+  if (result) impl_->Rescan();
+  impl_->thread = std::thread([this] { impl_->Run(); });
+  return result;
+}
+
+void OffcpuProbe::Stop() {
+  {
+    std::lock_guard lock(impl_->mu);
+    if (!impl_->started) return;
+    impl_->stopping = true;
+  }
+  impl_->cv.notify_all();
+  if (impl_->thread.joinable()) impl_->thread.join();
+  // Wait for a running collection to notice, then detach.
+  std::lock_guard collect(impl_->collect_mu);
+  std::lock_guard lock(impl_->mu);
+  impl_->loaded.reset();
+  impl_->down_reason = "stopped";
+  impl_->started = false;
+}
+
+bool OffcpuProbe::up() const {
+  std::lock_guard lock(impl_->mu);
+  return impl_->loaded != nullptr;
+}
+
+std::string OffcpuProbe::status() const {
+  std::lock_guard lock(impl_->mu);
+  if (impl_->loaded) return fmt::format("attached ({})", impl_->loaded->mode);
+  return impl_->down_reason;
+}
+
+std::vector<OffcpuSeries> OffcpuProbe::Histograms() const {
+  std::lock_guard lock(impl_->mu);
+  if (!impl_->loaded) return {};
+  return impl_->HistogramsLocked();
+}
+
+OffcpuDrops OffcpuProbe::Drops() const {
+  std::lock_guard lock(impl_->mu);
+  if (!impl_->loaded) return {};
+  return impl_->DropsLocked();
+}
+
+Result<std::string> OffcpuProbe::CollectFolded(std::chrono::milliseconds window) {
+  if (!impl_->opt.stacks) {
+    return Error{ErrorCode::kInvalidArgument,
+                 "stack sampling is off (set probes.offcpu.stacks.enabled: true)"};
+  }
+  std::unique_lock collect(impl_->collect_mu, std::try_to_lock);
+  if (!collect.owns_lock()) {
+    return Error{ErrorCode::kResourceExhausted, "another off-CPU stack collection is running"};
+  }
+  std::vector<RawStack> stacks;
+  {
+    std::unique_lock lock(impl_->mu);
+    if (!impl_->loaded) {
+      return Error{ErrorCode::kUnavailable, "offcpu probe unavailable: " + impl_->down_reason};
+    }
+    const std::uint64_t generation = impl_->generation;
+    if (Status s = impl_->ClearStacksLocked(); !s) return s.error();
+    const bool always_on = impl_->opt.stacks_always_on;
+    if (!always_on) impl_->SetStacksOnLocked(true);
+    impl_->cv.wait_for(lock, window, [&] { return impl_->stopping; });
+    if (impl_->stopping || !impl_->loaded || impl_->generation != generation) {
+      if (impl_->loaded && !always_on) impl_->SetStacksOnLocked(false);
+      return Error{ErrorCode::kCancelled, "the offcpu probe stopped during the collection"};
+    }
+    if (!always_on) impl_->SetStacksOnLocked(false);
+    auto read = impl_->ReadStacksLocked();
+    if (!read) return read.error();
+    stacks = std::move(*read);
+  }
+  // Symbolization reads files: outside the lock, scrapes go on meanwhile.
+  return impl_->Fold(stacks);
+}
+
+void OffcpuProbe::RescanNow() { impl_->Rescan(); }
+
+std::size_t OffcpuProbe::target_processes() const {
+  std::lock_guard lock(impl_->mu);
+  return impl_->current.size();
+}
+
+std::uint32_t OffcpuProbe::switch_prog_id() const {
+#if POOLSCOPE_HAVE_OFFCPU_BPF
+  std::lock_guard lock(impl_->mu);
+  if (!impl_->loaded) return 0;
+  const auto& progs = impl_->loaded->skel->progs;
+  bpf_program* p = std::strcmp(impl_->loaded->mode, "raw_tp") == 0 ? progs.offcpu_sw_raw
+                                                                   : progs.offcpu_switch;
+  bpf_prog_info info{};
+  std::uint32_t len = sizeof(info);
+  if (bpf_obj_get_info_by_fd(bpf_program__fd(p), &info, &len) != 0) return 0;
+  return info.id;
+#else
+  return 0;
+#endif
+}
+
+const OffcpuOptions& OffcpuProbe::options() const { return impl_->opt; }
+
+}  // namespace poolscope
