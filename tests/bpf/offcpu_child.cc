@@ -65,7 +65,7 @@ __attribute__((noinline)) void offcpu_child_nap(long ms) {
 
 // offcpu_child_sleep_loop naps `n` times.
 __attribute__((noinline)) void offcpu_child_sleep_loop(int n, long ms) {
-  for (int i = 0; i < n; ++i) offcpu_child_nap(i == 0 ? ms * 5 : (i == n - 1 ? ms * 3 : ms));
+  for (int i = 0; i < n; ++i) offcpu_child_nap(ms);
   asm volatile("" ::: "memory");
 }
 

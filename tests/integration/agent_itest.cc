@@ -130,6 +130,7 @@ TEST_F(AgentTest, EmbeddedPoolIsExportedAndDebuggable) {
   EXPECT_TRUE(Becomes(R"(poolscope_pool_connections{pool="main",state="idle"})", 1, 3s))
       << "the embedded pool keeps min_idle (1) connection open";
   EXPECT_EQ(Metric(R"(poolscope_pool_max_connections{pool="main"})"), 2);
+  ASSERT_EQ(agent_->pools().size(), 1u);
   auto lease = agent_->pools()[0]->Acquire();
   ASSERT_TRUE(lease.ok());
   auto r = HttpGet(agent_->http_port(), "/debug/pool");

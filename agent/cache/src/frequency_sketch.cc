@@ -106,7 +106,6 @@ void FrequencySketch::Halve() {
   for (std::uint64_t& word : table_) word = (word >> 1) & kHalfMask;
   std::fill(doorkeeper_.begin(), doorkeeper_.end(), 0);
   additions_ /= 2;
-  ++halvings_;
 }
 
 }  // namespace l1_internal

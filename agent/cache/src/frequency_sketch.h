@@ -41,19 +41,19 @@ class FrequencySketch {
   // Frequency returns the key's estimated recent access count (0..16).
   int Frequency(std::uint64_t hash) const;
 
-  // halvings returns how many times the counters have been halved.
-  std::uint64_t halvings() const { return halvings_; }
-
  private:
   // Cells locates a key's four counters: word index and bit shift per row.
   struct Cells {
     std::size_t word[4];
     unsigned shift[4];
   };
+  // Locate finds the counters of a remixed hash.
   Cells Locate(std::uint64_t mixed) const;
+  // DoorkeeperHas says whether the Bloom filter holds the key.
   bool DoorkeeperHas(std::uint64_t mixed) const;
   // DoorkeeperAdd sets the key's bits; false when they were all set already.
   bool DoorkeeperAdd(std::uint64_t mixed);
+  // Halve halves every counter and clears the doorkeeper (aging).
   void Halve();
 
   std::vector<std::uint64_t> table_;  // 16 counters per word, 8 words per block
@@ -62,7 +62,6 @@ class FrequencySketch {
   std::uint64_t doorkeeper_mask_ = 0;      // bit-index mask
   std::uint64_t additions_ = 0;
   std::uint64_t sample_size_ = 0;
-  std::uint64_t halvings_ = 0;
 };
 
 }  // namespace l1_internal

@@ -158,6 +158,7 @@ class alignas(64) L1Shard {
     Segment segment = kFree;
   };
 
+  // Slot is one entry of the open-addressing index.
   struct Slot {
     std::uint32_t node = 0;  // 0: empty (node 0 is a list head, never indexed)
     std::uint32_t tag = 0;   // low 32 bits of the key's hash
@@ -177,26 +178,46 @@ class alignas(64) L1Shard {
   };
 
   static constexpr std::size_t kNoSlot = static_cast<std::size_t>(-1);
-  static constexpr std::uint32_t kHeads = 3;  // nodes 0..2 head the segment lists
+  static constexpr std::uint32_t kHeads = 3;  // meta_[0..2] head the segment lists
 
+  // The private helpers below require mu_ held (the constructor aside).
+
+  // Reset empties the shard: list heads only, a small empty index.
   void Reset();
+  // PublishTable updates the Prefetch hints after slots_ changed.
   void PublishTable();
+  // FindSlot returns the slot holding `key`, or kNoSlot.
   std::size_t FindSlot(std::string_view key, std::uint64_t hash) const;
+  // SlotOf returns the slot holding node `id` (which must be indexed).
   std::size_t SlotOf(std::uint32_t id) const;
+  // InsertSlot indexes node `id`, growing the table to keep load <= 1/2.
   void InsertSlot(std::uint64_t hash, std::uint32_t id);
+  // EraseSlot empties slot `pos` and closes the gap in its probe run.
   void EraseSlot(std::size_t pos);
+  // GrowTable doubles the index.
   void GrowTable();
+  // AllocNode returns a free node id (reusing freed ones first).
   std::uint32_t AllocNode();
+  // FreeNode releases node `id` to the free list.
   void FreeNode(std::uint32_t id);
 
+  // PushFront makes `id` the most recent entry of `segment`.
   void PushFront(Segment segment, std::uint32_t id);
+  // Detach unlinks `id` from its segment (it stays indexed and counted).
   void Detach(std::uint32_t id);
+  // Back returns the least recent entry of `segment`, or 0 when empty.
   std::uint32_t Back(Segment segment) const;
+  // OnAccess applies a hit to the lists: move to front, or promote from
+  // probation to protected (demoting protected's tail when it overflows).
   void OnAccess(std::uint32_t id);
 
+  // IsDead says whether `id` expired or idled out at `now`, and why.
   bool IsDead(std::uint32_t id, std::int64_t now, EvictionCause* cause) const;
+  // Admit decides a candidate-versus-victim duel on sketch frequency.
   bool Admit(std::uint32_t candidate, std::uint32_t victim);
+  // Evict drains the window through admission and restores the bounds.
   void Evict(std::int64_t now, L1Removed* removed);
+  // Remove drops `id` (at `slot`, or kNoSlot to look it up) for `cause`.
   void Remove(std::uint32_t id, std::size_t slot, EvictionCause cause, L1Removed* removed);
 
   // Fixed after construction.

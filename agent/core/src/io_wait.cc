@@ -7,7 +7,7 @@
 
 namespace poolscope {
 
-WaitResult WaitForFd(int fd, bool write, Clock::time_point deadline, std::stop_token stop) {
+WaitResult WaitForFd(int fd, bool write, Clock::time_point deadline, const std::stop_token& stop) {
   constexpr auto kSlice = std::chrono::milliseconds(50);
   if (fd < 0) return WaitResult::kError;
   while (true) {

@@ -21,7 +21,7 @@ std::string PgErrorLine(const char* msg) {
 }
 
 Result<pg_conn*> ConnectPg(const Dsn& dsn, const PgSettings& defaults, const PgSettings& overrides,
-                           Clock::time_point deadline, std::stop_token stop) {
+                           Clock::time_point deadline, const std::stop_token& stop) {
   // libpq applies keywords in order and later ones win, so defaults go
   // before the expanded DSN and overrides after it.
   std::vector<const char*> keys;

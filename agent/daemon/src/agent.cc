@@ -80,18 +80,6 @@ Agent::Agent(Config config)
       .Set(1);
   sampler_metrics_ = std::make_unique<SamplerMetrics>(*registry_);
   for (const auto& t : config_.postgres) {
-    // The pool is the target's: its name and DSN. Validated with the config,
-    // so Create only fails on a config built by hand.
-    PoolConfig pc = t.pool;
-    pc.name = t.name;
-    pc.dsn = t.dsn;
-    auto pool = Pool::Create(std::move(pc), book_);
-    if (pool) {
-      pools_.push_back(std::move(*pool));
-    } else {
-      spdlog::error("postgres target {}: embedded pool not created: {}", t.name,
-                    pool.error().message);
-    }
     samplers_.push_back(std::make_unique<UpSampler>(
         UpSamplerOptions{"pg_up", t.name, t.interval, t.timeout}, std::make_unique<PgProbe>(t.dsn),
         sampler_metrics_->pg_up.Add({{"target", t.name}}), *sampler_metrics_));
@@ -134,6 +122,22 @@ Status Agent::Start() {
       "redis targets",
       Version(), Revision(), HostPort{config_.http.listen.host, http_->port()}.ToString(),
       config_.postgres.size(), config_.redis.size());
+  // Pools start connecting (and logging) only once the agent is sure to run.
+  for (const auto& t : config_.postgres) {
+    // The pool is the target's: its name and DSN. Validated with the config,
+    // so Create only fails on a config built by hand.
+    PoolConfig pc = t.pool;
+    pc.name = t.name;
+    pc.dsn = t.dsn;
+    auto pool = Pool::Create(std::move(pc), book_);
+    if (!pool) {
+      spdlog::error("postgres target {}: embedded pool not created: {}", t.name,
+                    pool.error().message);
+      continue;
+    }
+    std::lock_guard lock(pools_mu_);
+    pools_.push_back(std::move(*pool));
+  }
   for (auto& s : samplers_) s->Start();
   // No BPF rights or no BTF: one warning, probe_up 0, the agent runs on.
   if (offcpu_) (void)offcpu_->Start();
@@ -147,6 +151,7 @@ void Agent::Stop() {
 }
 
 std::string Agent::DebugPoolJson() const {
+  std::lock_guard lock(pools_mu_);
   std::string out = "{\"pools\":[";
   for (std::size_t i = 0; i < pools_.size(); ++i) {
     if (i > 0) out += ',';

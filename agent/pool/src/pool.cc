@@ -212,7 +212,7 @@ AcquireError PoolCore::Fail(ErrorCode code, const char* outcome, std::string mes
 }
 
 Result<Lease, AcquireError> PoolCore::Acquire(Clock::time_point deadline,
-                                              const std::source_location& site) {
+                                              const SourceLocation& site) {
   const std::int64_t t0 = FastClock::Now();
   if (closed_.load(std::memory_order_relaxed)) {
     return Fail(ErrorCode::kUnavailable, "error", "the pool is closed");
@@ -226,7 +226,7 @@ Result<Lease, AcquireError> PoolCore::Acquire(Clock::time_point deadline,
   return AcquireSlow(t0, deadline, site);
 }
 
-std::optional<Lease> PoolCore::Ready(int s, std::int64_t t0, const std::source_location& site,
+std::optional<Lease> PoolCore::Ready(int s, std::int64_t t0, const SourceLocation& site,
                                      bool waited) {
   Slot& sl = slots_[s];
   sl.state.store(SlotState::kInUse, std::memory_order_relaxed);
@@ -270,7 +270,7 @@ int PoolCore::ReserveEmpty() {
 }
 
 Result<Lease, AcquireError> PoolCore::AcquireSlow(std::int64_t t0, Clock::time_point deadline,
-                                                  const std::source_location& site) {
+                                                  const SourceLocation& site) {
   while (true) {
     if (closed_.load()) return Fail(ErrorCode::kUnavailable, "error", "the pool is closed");
     if (Clock::now() >= deadline) {
@@ -328,7 +328,7 @@ Result<Lease, AcquireError> PoolCore::AcquireSlow(std::int64_t t0, Clock::time_p
   }
 }
 
-Status PoolCore::Open(int s, Clock::time_point deadline, std::stop_token stop) {
+Status PoolCore::Open(int s, Clock::time_point deadline, const std::stop_token& stop) {
   Slot& sl = slots_[s];
   const std::int64_t t0 = FastClock::Now();
   auto conn = factory_->Connect(deadline, stop);
@@ -612,7 +612,7 @@ void PoolCore::Maintain(std::int64_t now) {
   }
 }
 
-void PoolCore::Fill(std::stop_token stop) {
+void PoolCore::Fill(const std::stop_token& stop) {
   while (!stop.stop_requested() && !closed_.load()) {
     PoolState st = State();
     int opening = 0;
@@ -629,7 +629,7 @@ void PoolCore::Fill(std::stop_token stop) {
   }
 }
 
-void PoolCore::Housekeep(std::stop_token stop) {
+void PoolCore::Housekeep(const std::stop_token& stop) {
   using std::chrono::milliseconds;
   // The tick bounds how late a leak or slow query is reported.
   Duration tick = milliseconds(250);
@@ -719,14 +719,14 @@ Result<std::unique_ptr<Pool>> Pool::CreateWithFactory(PoolConfig config,
 Pool::Pool(std::unique_ptr<PoolCore> core) : core_(std::move(core)) {}
 Pool::~Pool() = default;
 
-Result<Lease, AcquireError> Pool::Acquire(std::source_location site) {
+Result<Lease, AcquireError> Pool::Acquire(SourceLocation site) {
   return core_->Acquire(Clock::now() + core_->config().acquire_timeout, site);
 }
-Result<Lease, AcquireError> Pool::Acquire(Duration timeout, std::source_location site) {
+Result<Lease, AcquireError> Pool::Acquire(Duration timeout, SourceLocation site) {
   return core_->Acquire(Clock::now() + timeout, site);
 }
 Result<Lease, AcquireError> Pool::AcquireUntil(Clock::time_point deadline,
-                                               std::source_location site) {
+                                               SourceLocation site) {
   return core_->Acquire(deadline, site);
 }
 

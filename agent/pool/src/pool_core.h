@@ -28,7 +28,7 @@
 #include <mutex>
 #include <random>
 #include <shared_mutex>
-#include <source_location>
+#include "poolscope/core/source_location.h"
 #include <thread>
 #include <unordered_map>
 
@@ -102,7 +102,7 @@ class PoolCore {
            std::shared_ptr<MetricsBook> book);
   ~PoolCore();
 
-  Result<Lease, AcquireError> Acquire(Clock::time_point deadline, const std::source_location& site);
+  Result<Lease, AcquireError> Acquire(Clock::time_point deadline, const SourceLocation& site);
   void Release(int slot) noexcept;
   Result<Rows> Run(int slot, std::string_view sql, const Params& params, bool prepared);
   Connection& conn(int slot) { return *slots_[slot].conn; }
@@ -122,13 +122,13 @@ class PoolCore {
 
   // Ready turns claimed slot `s` into a lease, validating a connection idle
   // too long; nullopt when validation failed (the slot was discarded).
-  std::optional<Lease> Ready(int s, std::int64_t t0, const std::source_location& site, bool waited);
+  std::optional<Lease> Ready(int s, std::int64_t t0, const SourceLocation& site, bool waited);
   Result<Lease, AcquireError> AcquireSlow(std::int64_t t0, Clock::time_point deadline,
-                                          const std::source_location& site);
+                                          const SourceLocation& site);
   AcquireError Fail(ErrorCode code, const char* outcome, std::string message);
 
   // Open connects slot `s` (state kOpening); on failure the slot is empty.
-  Status Open(int s, Clock::time_point deadline, std::stop_token stop);
+  Status Open(int s, Clock::time_point deadline, const std::stop_token& stop);
   // GiveBack returns a healthy connection: to the oldest waiter or idle.
   void GiveBack(int s);
   // Discard closes the connection in slot `s` for `reason`.
@@ -137,10 +137,10 @@ class PoolCore {
   void HandOffLocked(int s);  // mu_ held, waiters_ not empty
 
   // Housekeeping.
-  void Housekeep(std::stop_token stop);
+  void Housekeep(const std::stop_token& stop);
   void ScanLeases(std::int64_t now);
   void Maintain(std::int64_t now);
-  void Fill(std::stop_token stop);
+  void Fill(const std::stop_token& stop);
   void Wake();
   Holder Describe(int s, std::int64_t now) const;
   const StatementInfo* Statement(std::string_view sql);

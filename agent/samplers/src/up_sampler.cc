@@ -93,7 +93,7 @@ bool UpSampler::RunOnce(std::stop_token stop) {
   return true;
 }
 
-void UpSampler::Loop(std::stop_token stop) {
+void UpSampler::Loop(const std::stop_token& stop) {
   std::mutex mu;
   std::condition_variable_any cv;
   auto next = Clock::now();

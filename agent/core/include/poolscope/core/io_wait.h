@@ -18,6 +18,6 @@ enum class WaitResult { kReady, kTimeout, kStopped, kError };
 // WaitForFd polls `fd` for reading (`write` false) or writing (`write` true)
 // until it is ready, `deadline` passes or `stop` is requested. The stop
 // request is noticed within 50 ms.
-WaitResult WaitForFd(int fd, bool write, Clock::time_point deadline, std::stop_token stop);
+WaitResult WaitForFd(int fd, bool write, Clock::time_point deadline, const std::stop_token& stop);
 
 }  // namespace poolscope

@@ -27,7 +27,7 @@ using PgSettings = std::vector<std::pair<std::string, std::string>>;
 // same keyword; `overrides` win over the DSN. On success the caller owns the
 // connection (PQfinish it), which is left in non-blocking mode.
 Result<pg_conn*> ConnectPg(const Dsn& dsn, const PgSettings& defaults, const PgSettings& overrides,
-                           Clock::time_point deadline, std::stop_token stop);
+                           Clock::time_point deadline, const std::stop_token& stop);
 
 // PgErrorLine folds a libpq message into one line ("unknown error" if empty).
 std::string PgErrorLine(const char* message);

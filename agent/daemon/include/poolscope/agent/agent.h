@@ -14,6 +14,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -52,7 +53,8 @@ class Agent {
   // registry holds the agent's own and the samplers' metrics.
   prometheus::Registry& registry() { return *registry_; }
 
-  // pools are the embedded pools, one per PostgreSQL target, in config order.
+  // pools are the embedded pools, one per PostgreSQL target, in config order
+  // (created by Start(); read them from the thread that called Start()).
   const std::vector<std::unique_ptr<Pool>>& pools() const { return pools_; }
 
   // DebugPoolJson renders every embedded pool's state and holders.
@@ -65,6 +67,7 @@ class Agent {
   Config config_;
   std::shared_ptr<prometheus::Registry> registry_;
   std::shared_ptr<MetricsBook> book_;  // pool metrics (lock-free cells)
+  mutable std::mutex pools_mu_;                   // guards pools_ (filled by Start)
   std::vector<std::unique_ptr<Pool>> pools_;
   std::unique_ptr<SamplerMetrics> sampler_metrics_;
   std::vector<std::unique_ptr<UpSampler>> samplers_;

@@ -12,7 +12,7 @@
 //
 // Acquire is fair: a returned connection goes to the longest-waiting caller,
 // and newcomers queue behind waiters. The acquiring call site is recorded
-// (std::source_location) for leak reports and Holders().
+// (SourceLocation) for leak reports and Holders().
 //
 // One housekeeping thread runs the lifetime, idle, keepalive and min_idle
 // work and the per-lease leak and slow-query timers.
@@ -24,7 +24,7 @@
 
 #include <cstdint>
 #include <memory>
-#include <source_location>
+#include "poolscope/core/source_location.h"
 #include <string>
 #include <vector>
 
@@ -90,13 +90,13 @@ class Pool {
 
   // Acquire waits up to config().acquire_timeout for a connection.
   [[nodiscard]] Result<Lease, AcquireError> Acquire(
-      std::source_location site = std::source_location::current());
+      SourceLocation site = SourceLocation::current());
   // Acquire waits up to `timeout`.
   [[nodiscard]] Result<Lease, AcquireError> Acquire(
-      Duration timeout, std::source_location site = std::source_location::current());
+      Duration timeout, SourceLocation site = SourceLocation::current());
   // AcquireUntil waits until `deadline`.
   [[nodiscard]] Result<Lease, AcquireError> AcquireUntil(
-      Clock::time_point deadline, std::source_location site = std::source_location::current());
+      Clock::time_point deadline, SourceLocation site = SourceLocation::current());
 
   // State returns the current counts.
   PoolState State() const;

@@ -69,7 +69,7 @@ class UpSampler {
   bool RunOnce(std::stop_token stop);
 
  private:
-  void Loop(std::stop_token stop);
+  void Loop(const std::stop_token& stop);
 
   UpSamplerOptions options_;
   std::unique_ptr<Probe> probe_;
