@@ -76,6 +76,34 @@ export POOLSCOPE_TEST_PG_DSN POOLSCOPE_TEST_REDIS POOLSCOPE_TEST_TMP \
 ps_log "PostgreSQL: $POOLSCOPE_TEST_PG_DSN"
 ps_log "Redis: $POOLSCOPE_TEST_REDIS"
 
+# The concurrent cores (pool and cache) once more under ThreadSanitizer,
+# before the full suite so that ctest's own summary stays the last line.
+# POOLSCOPE_TSAN=0 skips it; a sanitizer build of everything skips it too.
+tsan_rc=0
+if [ "${POOLSCOPE_TSAN:-1}" = 1 ] && [ -z "${POOLSCOPE_SANITIZE:-}" ] && [ $# -eq 0 ]; then
+    TSAN_BUILD=$BUILD-tsan
+    ps_log "ThreadSanitizer pass: pool and cache stress tests ($TSAN_BUILD)"
+    cmake -S "$PS_REPO_ROOT" -B "$TSAN_BUILD" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+        -DPOOLSCOPE_SANITIZE=thread >/dev/null
+    if cmake --build "$TSAN_BUILD" -j"$(nproc)" --target pool_test pool_itest cache_test \
+        >"$TMP/tsan-build.log" 2>&1; then
+        TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" \
+            ctest --test-dir "$TSAN_BUILD" --output-on-failure -R '^(pool_test|pool_itest|cache_test)$' \
+            >"$TMP/tsan-tests.log" 2>&1 || tsan_rc=$?
+        if [ "$tsan_rc" -ne 0 ]; then
+            cat "$TMP/tsan-tests.log"
+        fi
+        ps_log "ThreadSanitizer pass: $(grep -E 'tests passed' "$TMP/tsan-tests.log" || echo 'no summary')"
+    else
+        tail -n 40 "$TMP/tsan-build.log"
+        ps_log "ThreadSanitizer build failed"
+        tsan_rc=1
+    fi
+fi
+
 rc=0
 ctest --test-dir "$BUILD" --output-on-failure -j2 "$@" || rc=$?
+if [ "$rc" -eq 0 ] && [ "$tsan_rc" -ne 0 ]; then
+    rc=$tsan_rc
+fi
 exit "$rc"
