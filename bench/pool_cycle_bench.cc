@@ -17,8 +17,7 @@
 //   cycle_ratio_vs_atomic_t1                         pool ns / atomic ns at 1 thread
 //   cycle_ratio_vs_mutex_pool_tN                     pool throughput / mutex-pool throughput
 //
-//   poolscope_bench_pool_cycle --benchmark_repetitions=5
-//       --benchmark_report_aggregates_only=true --benchmark_min_time=0.2
+//   poolscope_bench_pool_cycle --benchmark_repetitions=5 --benchmark_min_time=0.2
 //       [--iterations_t32=30000]   (cycles per thread at 32 threads)
 #include <benchmark/benchmark.h>
 
@@ -61,7 +60,7 @@ class NoopConnection final : public Connection {
  public:
   Result<Rows> Execute(std::string_view, const Params&, bool) override { return Rows(); }
   Status Ping(Clock::time_point) override { return poolscope::OkStatus(); }
-  bool Reset(Clock::time_point) override { return true; }
+  bool Reset(poolscope::Duration) override { return true; }
   bool Broken() const override { return false; }
   int BackendPid() const override { return 0; }
   int PreparedCount() const override { return 0; }
@@ -257,15 +256,19 @@ std::string TakeFlag(int* argc, char** argv, const std::string& name) {
 
 // ---------------------------------------------------------------- reporting
 
-// Reporter prints like the console reporter and keeps, per benchmark and
-// thread count, the median real time per cycle (or the single run's time
-// when there are no repetitions).
+// Reporter prints the console reporter's aggregate rows (all rows when
+// there are no repetitions) and keeps, per benchmark and thread count, the
+// median ns per cycle (or the single run's) and every repetition's value.
 class Reporter : public benchmark::ConsoleReporter {
  public:
   Reporter() : ConsoleReporter(OO_Tabular) {}
 
   void ReportRuns(const std::vector<Run>& runs) override {
-    ConsoleReporter::ReportRuns(runs);
+    std::vector<Run> shown;
+    for (const Run& r : runs) {
+      if (r.run_type == Run::RT_Aggregate) shown.push_back(r);
+    }
+    ConsoleReporter::ReportRuns(shown.empty() ? runs : shown);
     for (const Run& r : runs) {
       if (r.error_occurred) {
         failed_ = true;
@@ -274,6 +277,7 @@ class Reporter : public benchmark::ConsoleReporter {
       const bool median = r.run_type == Run::RT_Aggregate && r.aggregate_name == "median";
       if (r.run_type == Run::RT_Aggregate && !median) continue;
       auto key = std::make_pair(r.run_name.function_name, static_cast<int>(r.threads));
+      if (!median) reps_[key].push_back(r.GetAdjustedRealTime());
       if (median || !medians_.contains(key)) {    // a median wins over single runs
         medians_[key] = r.GetAdjustedRealTime();  // ns (Unit(kNanosecond))
       }
@@ -285,10 +289,16 @@ class Reporter : public benchmark::ConsoleReporter {
     auto it = medians_.find({name, threads});
     return it == medians_.end() ? 0 : it->second;
   }
+  // Reps returns every repetition's ns per cycle, in run order.
+  std::vector<double> Reps(const std::string& name, int threads) const {
+    auto it = reps_.find({name, threads});
+    return it == reps_.end() ? std::vector<double>{} : it->second;
+  }
   bool failed() const { return failed_; }
 
  private:
   std::map<std::pair<std::string, int>, double> medians_;
+  std::map<std::pair<std::string, int>, std::vector<double>> reps_;
   bool failed_ = false;
 };
 
@@ -357,6 +367,14 @@ int main(int argc, char** argv) {
     const double p = reporter.Ns("Pool", t);
     std::printf("# %-8d %14.1f %14.1f %14.1f %12.2f %12.2f\n", t, a, m, p, p > 0 ? 1e3 / p : 0,
                 p > 0 ? m / p : 0);
+  }
+  std::printf("# every repetition, ns per cycle:\n");
+  for (const char* name : {"AtomicExchange", "MutexCvPool", "Pool"}) {
+    for (int t : kThreadCounts) {
+      std::printf("#   %-14s threads=%-2d", name, t);
+      for (double v : reporter.Reps(name, t)) std::printf(" %.1f", v);
+      std::printf("\n");
+    }
   }
   // name=value lines: the details first, the four headline figures last.
   for (int t : kThreadCounts) {

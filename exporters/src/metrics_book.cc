@@ -6,30 +6,37 @@
 namespace poolscope {
 
 FastHistogram::FastHistogram(std::vector<double> bounds_seconds)
-    : bounds_(std::move(bounds_seconds)),
-      counts_(new std::atomic<std::uint64_t>[bounds_.size() + 1]) {
+    : bounds_(std::move(bounds_seconds)), stripes_(new Stripe[kStripes]) {
+  if (bounds_.size() > kMaxBuckets - 1) bounds_.resize(kMaxBuckets - 1);
   for (double b : bounds_) bounds_ns_.push_back(static_cast<std::int64_t>(std::llround(b * 1e9)));
-  for (std::size_t i = 0; i <= bounds_.size(); ++i) counts_[i].store(0);
 }
 
 std::uint64_t FastHistogram::Count() const {
   std::uint64_t n = 0;
-  for (std::size_t i = 0; i <= bounds_.size(); ++i) n += counts_[i].load(std::memory_order_relaxed);
+  for (int s = 0; s < kStripes; ++s) {
+    for (std::size_t i = 0; i <= bounds_.size(); ++i) {
+      n += stripes_[s].counts[i].load(std::memory_order_relaxed);
+    }
+  }
   return n;
 }
 
 void FastHistogram::Fill(prometheus::ClientMetric* m) const {
   std::uint64_t cumulative = 0;
+  std::uint64_t sum_ns = 0;
   m->histogram.bucket.clear();
+  for (int s = 0; s < kStripes; ++s) sum_ns += stripes_[s].sum_ns.load(std::memory_order_relaxed);
   for (std::size_t i = 0; i <= bounds_.size(); ++i) {
-    cumulative += counts_[i].load(std::memory_order_relaxed);
+    for (int s = 0; s < kStripes; ++s) {
+      cumulative += stripes_[s].counts[i].load(std::memory_order_relaxed);
+    }
     prometheus::ClientMetric::Bucket b;
     b.cumulative_count = cumulative;
     b.upper_bound = i < bounds_.size() ? bounds_[i] : std::numeric_limits<double>::infinity();
     m->histogram.bucket.push_back(b);
   }
   m->histogram.sample_count = cumulative;
-  m->histogram.sample_sum = static_cast<double>(sum_ns_.load(std::memory_order_relaxed)) * 1e-9;
+  m->histogram.sample_sum = static_cast<double>(sum_ns) * 1e-9;
 }
 
 MetricsBook::Family& MetricsBook::FamilyLocked(const std::string& name, const std::string& help,

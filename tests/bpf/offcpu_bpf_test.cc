@@ -219,9 +219,7 @@ Status* OffcpuBpfTest::start_ = nullptr;
 TEST_F(OffcpuBpfTest, SleepsShowUpAsSleepWithTheirCountAndLength) {
   auto [before, after] = Run(kChild, {"sleep", "20", "10"}, kChildName);
   OffcpuSeries d = Delta(before, after, {"sleeper-#", "sleep"});
-  { std::string bk; for (int b = 0; b < kOffcpuBuckets; ++b) bk += std::to_string(d.buckets[b]) + ","; 
-  EXPECT_GE(d.Count(), 20u) << Describe(after) << "drops " << probe_->Drops().Total() << " slot " << probe_->Drops().slot_failed << " buckets " << bk; 
-  if (d.Count() < 20) for (auto& s : probe_->Histograms()) std::cerr << "ALL " << s.process << "/" << s.thread << "/" << s.reason << " " << s.Count() << "\n"; }
+  EXPECT_GE(d.Count(), 20u) << Describe(after);
   EXPECT_LE(d.Count(), 21u) << Describe(after);
   EXPECT_GE(Ms(d.sum_ns), 200.0) << Describe(after);
   EXPECT_LE(Ms(d.sum_ns), 400.0) << Describe(after);

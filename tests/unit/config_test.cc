@@ -273,5 +273,92 @@ TEST(ConfigCacheTest, BadCachesAreNamed) {
   EXPECT_THAT(err("    tll: 5m\n"), ::testing::HasSubstr("caches[0].tll: unknown key"));
 }
 
+TEST(ConfigProbesTest, OffcpuProbeDocumentedShape) {
+  auto cfg = ParseConfig(R"(
+probes:
+  offcpu:
+    enabled: true
+    targets:
+      - process: postgres
+      - process: poolscope-agent
+      - pid: 4242
+        name: api
+    rescan_interval: 2s
+    thread_labels: 32
+    stacks:
+      enabled: true
+      probability: 0.25
+      min_duration: 1ms
+)",
+                         "agent.yaml");
+  ASSERT_TRUE(cfg.ok()) << cfg.error().message;
+  const OffcpuConfig& o = cfg->probes.offcpu;
+  EXPECT_TRUE(o.enabled);
+  ASSERT_EQ(o.targets.size(), 3u);
+  EXPECT_EQ(o.targets[0].process, "postgres");
+  EXPECT_EQ(o.targets[0].pid, 0);
+  EXPECT_EQ(o.targets[1].process, "poolscope-agent");
+  EXPECT_EQ(o.targets[2].pid, 4242);
+  EXPECT_EQ(o.targets[2].name, "api");
+  EXPECT_EQ(o.rescan_interval, std::chrono::seconds(2));
+  EXPECT_EQ(o.thread_labels, 32);
+  EXPECT_TRUE(o.stacks);
+  EXPECT_DOUBLE_EQ(o.stack_probability, 0.25);
+  EXPECT_EQ(o.stack_min_duration, std::chrono::milliseconds(1));
+}
+
+TEST(ConfigProbesTest, OffcpuProbeIsOffByDefault) {
+  auto cfg = ParseConfig("", "agent.yaml");
+  ASSERT_TRUE(cfg.ok());
+  EXPECT_FALSE(cfg->probes.offcpu.enabled);
+  EXPECT_FALSE(cfg->probes.offcpu.stacks);
+  auto listed = ParseConfig("probes:\n  offcpu:\n    targets: [{process: postgres}]\n", "a.yaml");
+  ASSERT_TRUE(listed.ok()) << listed.error().message;
+  EXPECT_FALSE(listed->probes.offcpu.enabled);  // targets alone do not switch it on
+  EXPECT_EQ(listed->probes.offcpu.targets.size(), 1u);
+}
+
+TEST(ConfigProbesTest, BadOffcpuSettingsAreNamed) {
+  auto err = [](const std::string& offcpu) {
+    auto r = ParseConfig("probes:\n  offcpu:\n" + offcpu, "agent.yaml");
+    return r.ok() ? std::string("ok") : r.error().message;
+  };
+  EXPECT_THAT(err("    enabled: true\n"),
+              HasSubstr("probes.offcpu.targets: list at least one target"));
+  EXPECT_EQ(err("    enabled: maybe\n"),
+            "agent.yaml:3:14: probes.offcpu.enabled: \"maybe\" is not true or false");
+  EXPECT_EQ(err("    targets:\n      - process: postgres\n        pid: 7\n"),
+            "agent.yaml:4:9: probes.offcpu.targets[0]: give exactly one of process (a process "
+            "name) or pid");
+  EXPECT_EQ(err("    targets:\n      - pid: 0\n"),
+            "agent.yaml:4:14: probes.offcpu.targets[0].pid: must be a process id (1 or more)");
+  EXPECT_EQ(err("    targets:\n      - pid: abc\n"),
+            "agent.yaml:4:14: probes.offcpu.targets[0].pid: \"abc\" is not a whole number");
+  EXPECT_THAT(err("    targets:\n      - process: /usr/bin/postgres\n"),
+              HasSubstr("probes.offcpu.targets[0].process: use a process name"));
+  EXPECT_THAT(err("    targets:\n      - process: postgres\n        name: \"bad name\"\n"),
+              HasSubstr("probes.offcpu.targets[0].name: use 1-64 letters"));
+  EXPECT_THAT(err("    targets:\n      - proces: postgres\n"),
+              HasSubstr("probes.offcpu.targets[0].proces: unknown key"));
+  EXPECT_THAT(err("    targets: {process: postgres}\n"),
+              HasSubstr("probes.offcpu.targets: expected a list"));
+  EXPECT_EQ(err("    rescan_interval: 10ms\n"),
+            "agent.yaml:3:22: probes.offcpu.rescan_interval: must be at least 100ms");
+  EXPECT_EQ(err("    rescan_interval: 5\n"),
+            "agent.yaml:3:22: probes.offcpu.rescan_interval: bad duration \"5\" (write a number "
+            "with a unit: 500ms, 5s, 2m, 1h)");
+  EXPECT_EQ(err("    thread_labels: 0\n"),
+            "agent.yaml:3:20: probes.offcpu.thread_labels: must be from 1 to 1024");
+  EXPECT_EQ(err("    stacks:\n      probability: 1.5\n"),
+            "agent.yaml:4:20: probes.offcpu.stacks.probability: must be more than 0 and at most 1");
+  EXPECT_THAT(err("    stacks:\n      sample: 0.1\n"),
+              HasSubstr("probes.offcpu.stacks.sample: unknown key (known keys here: enabled, "
+                        "min_duration, probability)"));
+  EXPECT_THAT(err("    stack: {}\n"), HasSubstr("probes.offcpu.stack: unknown key"));
+  auto r = ParseConfig("probes:\n  uprobe: {}\n", "agent.yaml");
+  ASSERT_FALSE(r.ok());
+  EXPECT_THAT(r.error().message, HasSubstr("probes.uprobe: unknown key (known keys here: offcpu)"));
+}
+
 }  // namespace
 }  // namespace poolscope

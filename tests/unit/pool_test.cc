@@ -39,7 +39,7 @@ class FakeConnection : public Connection {
     if (broken_) return Error(ErrorCode::kUnavailable, "broken");
     return OkStatus();
   }
-  bool Reset(Clock::time_point) override { return !broken_; }
+  bool Reset(Duration) override { return !broken_; }
   bool Broken() const override { return broken_; }
   int BackendPid() const override { return 1000; }
   int PreparedCount() const override { return 0; }

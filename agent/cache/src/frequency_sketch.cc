@@ -42,6 +42,7 @@ FrequencySketch::FrequencySketch(std::size_t capacity, bool doorkeeper) {
 FrequencySketch::Cells FrequencySketch::Locate(std::uint64_t mixed) const {
   Cells cells;
   const std::size_t base = static_cast<std::size_t>(mixed & block_mask_) * kWordsPerBlock;
+#pragma GCC unroll 4
   for (int row = 0; row < 4; ++row) {
     cells.word[row] = base + static_cast<std::size_t>(2 * row) + ((mixed >> (32 + row)) & 1);
     cells.shift[row] = static_cast<unsigned>((mixed >> (40 + 4 * row)) & 15) * 4;
@@ -81,11 +82,13 @@ void FrequencySketch::Increment(std::uint64_t hash) {
   const Cells cells = Locate(mixed);
   int count[4];
   int lowest = kMaxCount;
+#pragma GCC unroll 4
   for (int row = 0; row < 4; ++row) {
     count[row] = static_cast<int>((table_[cells.word[row]] >> cells.shift[row]) & 15);
     lowest = std::min(lowest, count[row]);
   }
   if (lowest == kMaxCount) return;
+#pragma GCC unroll 4
   for (int row = 0; row < 4; ++row) {
     if (count[row] == lowest) table_[cells.word[row]] += std::uint64_t{1} << cells.shift[row];
   }
@@ -95,6 +98,7 @@ int FrequencySketch::Frequency(std::uint64_t hash) const {
   const std::uint64_t mixed = Remix(hash);
   const Cells cells = Locate(mixed);
   int lowest = kMaxCount;
+#pragma GCC unroll 4
   for (int row = 0; row < 4; ++row) {
     lowest = std::min(lowest, static_cast<int>((table_[cells.word[row]] >> cells.shift[row]) & 15));
   }

@@ -339,7 +339,7 @@ L1Entry L1Shard::Get(std::string_view key, std::uint64_t hash, std::int64_t now,
   // The caller's copy of the value will write its reference count; start
   // loading that line (next to the string in a make_shared block) now.
   __builtin_prefetch(n.value.get(), 1);
-  n.last_access = now;
+  if (time_to_idle_ > 0) n.last_access = now;  // else leave the line clean
   OnAccess(id);
   if (!n.value) {
     ++stats_.negative_hits;

@@ -220,6 +220,9 @@ class alignas(64) L1Shard {
   // Remove drops `id` (at `slot`, or kNoSlot to look it up) for `cause`.
   void Remove(std::uint32_t id, std::size_t slot, EvictionCause cause, L1Removed* removed);
 
+  // Read on every call, written rarely: kept apart from the lock's line so
+  // readers on other cores do not lose it on every write.
+
   // Fixed after construction.
   const Budget max_;
   const Budget window_max_;
@@ -231,18 +234,21 @@ class alignas(64) L1Shard {
   std::atomic<const void*> slots_hint_{nullptr};
   std::atomic<std::size_t> slot_mask_hint_{0};
 
-  mutable L1SpinLock mu_;
-  // Everything below is guarded by mu_.
+  // Guarded by mu_; change only when the arrays grow.
   std::vector<Node> nodes_;  // [0..2] unused: meta_[0..2] head the segment lists
   std::vector<Meta> meta_;
-  std::uint32_t free_ = 0;   // first free node; 0: none
   std::vector<Slot> slots_;  // size is a power of two
   std::size_t slot_mask_ = 0;
-  std::array<Usage, 3> usage_{};  // by Segment
-  Usage total_;                   // includes a detached admission candidate
-  l1_internal::FrequencySketch sketch_;
-  std::uint64_t random_ = 0x853C49E6748FEA9BULL;  // xorshift state for admission ties
+  l1_internal::FrequencySketch sketch_;  // its counters, not its header, change
+
+  // The lock and what every call writes share one cache line.
+  alignas(64) mutable L1SpinLock mu_;
+  // Everything below is guarded by mu_.
   L1Stats stats_;
+  std::array<Usage, 3> usage_{};                  // by Segment
+  Usage total_;                                   // includes a detached admission candidate
+  std::uint32_t free_ = 0;                        // first free node; 0: none
+  std::uint64_t random_ = 0x853C49E6748FEA9BULL;  // xorshift state for admission ties
 };
 
 }  // namespace poolscope

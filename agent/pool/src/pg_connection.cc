@@ -77,7 +77,7 @@ class PgConnection final : public Connection {
     return OkStatus();
   }
 
-  bool Reset(Clock::time_point deadline) override {
+  bool Reset(Duration timeout) override {
     if (Broken()) return false;
     switch (PQtransactionStatus(conn_)) {
       case PQTRANS_IDLE:
@@ -85,7 +85,7 @@ class PgConnection final : public Connection {
       case PQTRANS_INTRANS:
       case PQTRANS_INERROR: {
         if (PQsendQuery(conn_, "ROLLBACK") == 0) return false;
-        auto r = Await(deadline, /*may_cancel=*/false);
+        auto r = Await(Clock::now() + timeout, /*may_cancel=*/false);
         return r.ok() && PQtransactionStatus(conn_) == PQTRANS_IDLE;
       }
       default:  // a query still running, or the connection is gone

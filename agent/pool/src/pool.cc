@@ -211,7 +211,7 @@ AcquireError PoolCore::Fail(ErrorCode code, const char* outcome, std::string mes
       st};
 }
 
-Result<Lease, AcquireError> PoolCore::Acquire(Clock::time_point deadline,
+Result<Lease, AcquireError> PoolCore::Acquire(Clock::time_point deadline, Duration timeout,
                                               const SourceLocation& site) {
   const std::int64_t t0 = FastClock::Now();
   if (closed_.load(std::memory_order_relaxed)) {
@@ -223,6 +223,7 @@ Result<Lease, AcquireError> PoolCore::Acquire(Clock::time_point deadline,
       if (auto lease = Ready(s, t0, site, false)) return std::move(*lease);
     }
   }
+  if (deadline == Clock::time_point{}) deadline = Clock::now() + timeout;
   return AcquireSlow(t0, deadline, site);
 }
 
@@ -310,14 +311,20 @@ Result<Lease, AcquireError> PoolCore::AcquireSlow(std::int64_t t0, Clock::time_p
     Waiter w;
     waiters_.push_back(&w);
     lock.unlock();
-    Wake();  // an empty slot may need opening for us
+    if (HasEmpty()) Wake();  // room to grow: the housekeeper opens one for us
+    // Hand-offs usually come within microseconds: look a few times before
+    // paying for a sleep and a wake-up.
+    for (int i = 0; i < 32 && w.slot.load(std::memory_order_acquire) < 0; ++i) {
+      std::this_thread::yield();
+    }
     lock.lock();
-    while (w.slot < 0 && !closed_.load()) {
+    w.sleeping = true;
+    while (w.slot.load(std::memory_order_relaxed) < 0 && !closed_.load()) {
       if (w.cv.wait_until(lock, deadline) == std::cv_status::timeout) break;
     }
-    if (w.slot >= 0) {
+    if (int s = w.slot.load(std::memory_order_relaxed); s >= 0) {
       lock.unlock();
-      if (auto lease = Ready(w.slot, t0, site, true)) return std::move(*lease);
+      if (auto lease = Ready(s, t0, site, true)) return std::move(*lease);
       continue;
     }
     waiters_.erase(std::find(waiters_.begin(), waiters_.end(), &w));
@@ -370,8 +377,15 @@ void PoolCore::HandOffLocked(int s) {
   waiters_.pop_front();
   waiting_.fetch_sub(1);
   slots_[s].state.store(SlotState::kInUse, std::memory_order_relaxed);
-  w->slot = s;
-  w->cv.notify_one();
+  w->slot.store(s, std::memory_order_release);
+  if (w->sleeping) w->cv.notify_one();
+}
+
+bool PoolCore::HasEmpty() const {
+  for (int s = 0; s < n_; ++s) {
+    if (slots_[s].state.load(std::memory_order_relaxed) == SlotState::kEmpty) return true;
+  }
+  return false;
 }
 
 void PoolCore::GiveBack(int s) {
@@ -424,7 +438,7 @@ void PoolCore::Release(int s) noexcept {
         FastClock::ToSeconds(now - sl.acquired_at.load()));
   }
   Connection& c = *sl.conn;
-  if (c.Broken() || !c.Reset(Clock::now() + config_.reset_timeout)) {
+  if (c.Broken() || !c.Reset(config_.reset_timeout)) {
     Discard(s, "broken");
     return;
   }
@@ -720,14 +734,14 @@ Pool::Pool(std::unique_ptr<PoolCore> core) : core_(std::move(core)) {}
 Pool::~Pool() = default;
 
 Result<Lease, AcquireError> Pool::Acquire(SourceLocation site) {
-  return core_->Acquire(Clock::now() + core_->config().acquire_timeout, site);
+  return core_->Acquire(Clock::time_point{}, core_->config().acquire_timeout, site);
 }
 Result<Lease, AcquireError> Pool::Acquire(Duration timeout, SourceLocation site) {
-  return core_->Acquire(Clock::now() + timeout, site);
+  return core_->Acquire(Clock::time_point{}, timeout, site);
 }
 Result<Lease, AcquireError> Pool::AcquireUntil(Clock::time_point deadline,
                                                SourceLocation site) {
-  return core_->Acquire(deadline, site);
+  return core_->Acquire(deadline, Duration::zero(), site);
 }
 
 PoolState Pool::State() const { return core_->State(); }

@@ -102,7 +102,11 @@ class PoolCore {
            std::shared_ptr<MetricsBook> book);
   ~PoolCore();
 
-  Result<Lease, AcquireError> Acquire(Clock::time_point deadline, const SourceLocation& site);
+  // Acquire waits until `deadline`, or, when `deadline` is the epoch, for
+  // `timeout` from now (computed only if it has to wait: reading the clock
+  // is a third of an uncontended acquire).
+  Result<Lease, AcquireError> Acquire(Clock::time_point deadline, Duration timeout,
+                                      const SourceLocation& site);
   void Release(int slot) noexcept;
   Result<Rows> Run(int slot, std::string_view sql, const Params& params, bool prepared);
   Connection& conn(int slot) { return *slots_[slot].conn; }
@@ -117,7 +121,8 @@ class PoolCore {
  private:
   struct Waiter {
     std::condition_variable cv;
-    int slot = -1;  // set under mu_ by the releaser that hands a slot over
+    std::atomic<int> slot{-1};  // set under mu_ by the releaser that hands a slot over
+    bool sleeping = false;      // guarded by mu_: blocked on cv (needs a notify)
   };
 
   // Ready turns claimed slot `s` into a lease, validating a connection idle
@@ -125,6 +130,8 @@ class PoolCore {
   std::optional<Lease> Ready(int s, std::int64_t t0, const SourceLocation& site, bool waited);
   Result<Lease, AcquireError> AcquireSlow(std::int64_t t0, Clock::time_point deadline,
                                           const SourceLocation& site);
+  // HasEmpty says whether a slot has no connection (room to open one).
+  bool HasEmpty() const;
   AcquireError Fail(ErrorCode code, const char* outcome, std::string message);
 
   // Open connects slot `s` (state kOpening); on failure the slot is empty.

@@ -35,14 +35,34 @@
 
 namespace poolscope {
 
+// kStripes is how many cache lines a hot cell is spread over: threads add to
+// their own stripe (no cache-line ping-pong between cores); reads sum them.
+inline constexpr int kStripes = 8;
+
+// StripeIndex is this thread's stripe.
+inline int StripeIndex() {
+  static std::atomic<int> next{0};
+  thread_local const int index = next.fetch_add(1, std::memory_order_relaxed) % kStripes;
+  return index;
+}
+
 // FastCounter is a monotonically increasing integer count.
 class FastCounter {
  public:
-  void Inc(std::uint64_t n = 1) { v_.fetch_add(n, std::memory_order_relaxed); }
-  std::uint64_t Value() const { return v_.load(std::memory_order_relaxed); }
+  void Inc(std::uint64_t n = 1) {
+    stripes_[StripeIndex()].v.fetch_add(n, std::memory_order_relaxed);
+  }
+  std::uint64_t Value() const {
+    std::uint64_t sum = 0;
+    for (const auto& s : stripes_) sum += s.v.load(std::memory_order_relaxed);
+    return sum;
+  }
 
  private:
-  std::atomic<std::uint64_t> v_{0};
+  struct alignas(64) Stripe {
+    std::atomic<std::uint64_t> v{0};
+  };
+  Stripe stripes_[kStripes];
 };
 
 // FastGauge is an integer level that goes up and down.
@@ -66,8 +86,9 @@ class FastHistogram {
   void ObserveNanos(std::int64_t nanos) {
     std::size_t i = 0;
     while (i < bounds_ns_.size() && nanos > bounds_ns_[i]) ++i;
-    counts_[i].fetch_add(1, std::memory_order_relaxed);
-    sum_ns_.fetch_add(static_cast<std::uint64_t>(nanos < 0 ? 0 : nanos), std::memory_order_relaxed);
+    Stripe& s = stripes_[StripeIndex()];
+    s.counts[i].fetch_add(1, std::memory_order_relaxed);
+    if (nanos > 0) s.sum_ns.fetch_add(static_cast<std::uint64_t>(nanos), std::memory_order_relaxed);
   }
 
   // ObserveSeconds records one observation of `seconds`.
@@ -82,10 +103,14 @@ class FastHistogram {
   const std::vector<double>& bounds() const { return bounds_; }
 
  private:
+  static constexpr std::size_t kMaxBuckets = 31;  // bounds + the +Inf bucket
+  struct alignas(64) Stripe {
+    std::atomic<std::uint64_t> counts[kMaxBuckets + 1] = {};
+    std::atomic<std::uint64_t> sum_ns{0};
+  };
   std::vector<double> bounds_;
   std::vector<std::int64_t> bounds_ns_;
-  std::unique_ptr<std::atomic<std::uint64_t>[]> counts_;  // bounds + 1 (+Inf)
-  std::atomic<std::uint64_t> sum_ns_{0};
+  std::unique_ptr<Stripe[]> stripes_;
 };
 
 class MetricsBook final : public prometheus::Collectable {

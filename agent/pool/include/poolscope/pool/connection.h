@@ -11,6 +11,7 @@
 #include <stop_token>
 #include <string_view>
 
+#include "poolscope/core/duration.h"
 #include "poolscope/core/io_wait.h"
 #include "poolscope/core/result.h"
 #include "poolscope/pool/params.h"
@@ -32,8 +33,9 @@ class Connection {
   virtual Status Ping(Clock::time_point deadline) = 0;
 
   // Reset brings the connection back to a clean idle state (rolling back an
-  // open or failed transaction) by `deadline`; false means discard it.
-  virtual bool Reset(Clock::time_point deadline) = 0;
+  // open or failed transaction) within `timeout`; false means discard it.
+  // Called on every release: an idle connection must return at once.
+  virtual bool Reset(Duration timeout) = 0;
 
   // Broken says the connection can no longer be used.
   virtual bool Broken() const = 0;
