@@ -8,13 +8,15 @@
 //   pool       poolscope::Pool (max_size 8), Acquire + QueryPrepared + release
 //
 // Query: SELECT id, name, price FROM bench_products WHERE id = $1 with a
-// uniformly random id in 1..rows. Each mode runs at each thread count for a
-// warm-up (not counted) and then a fixed duration; qps = answered queries /
-// measured seconds. Every answer is checked to hold exactly one row.
+// uniformly random id in 1..rows. The run is split into rounds; in each
+// round every mode runs at each thread count for a warm-up (not counted) and
+// then seconds/rounds; the modes take turns, so a change in background load
+// hits them alike. qps = answered queries / measured seconds, summed over
+// the rounds. Every answer is checked to hold exactly one row.
 //
 //   poolscope_bench_pool_select --pg-dsn 'host=... port=...'
 //       --pgbouncer-dsn 'host=... port=...' [--seconds 5] [--connect-seconds 3]
-//       [--warmup 1] [--threads 8,32] [--pool-size 8] [--rows 100000]
+//       [--rounds 3] [--warmup 0.5] [--threads 8,32] [--pool-size 8] [--rows 100000]
 //       [--modes pool,raw,pgbouncer,connect]
 //
 // DSNs may also come from POOLSCOPE_BENCH_PG_DSN and POOLSCOPE_BENCH_PGBOUNCER_DSN.
@@ -53,7 +55,8 @@ struct Options {
   std::string pgbouncer_dsn;
   double seconds = 5;
   double connect_seconds = 3;
-  double warmup = 1;
+  double warmup = 0.5;
+  int rounds = 3;
   std::vector<int> threads{8, 32};
   int pool_size = 8;
   long rows = 100000;
@@ -64,8 +67,9 @@ struct Options {
   std::fprintf(stderr,
                "error: %s\n"
                "usage: poolscope_bench_pool_select --pg-dsn DSN [--pgbouncer-dsn DSN]\n"
-               "         [--seconds 5] [--connect-seconds 3] [--warmup 1] [--threads 8,32]\n"
-               "         [--pool-size 8] [--rows 100000] [--modes pool,raw,pgbouncer,connect]\n",
+               "         [--seconds 5] [--connect-seconds 3] [--rounds 3] [--warmup 0.5]\n"
+               "         [--threads 8,32] [--pool-size 8] [--rows 100000] [--modes "
+               "pool,raw,pgbouncer,connect]\n",
                why);
   std::exit(2);
 }
@@ -106,6 +110,8 @@ Options ParseOptions(int argc, char** argv) {
       o.connect_seconds = ParseDouble(flag, v);
     } else if (flag == "--warmup") {
       o.warmup = ParseDouble(flag, v);
+    } else if (flag == "--rounds") {
+      o.rounds = std::atoi(v.c_str());
     } else if (flag == "--threads") {
       o.threads.clear();
       for (const auto& t : SplitComma(v)) o.threads.push_back(std::atoi(t.c_str()));
@@ -122,6 +128,7 @@ Options ParseOptions(int argc, char** argv) {
   if (o.pg_dsn.empty()) Usage("--pg-dsn (or POOLSCOPE_BENCH_PG_DSN) is required");
   if (o.seconds <= 0) Usage("--seconds must be more than 0");
   if (o.pool_size < 1) Usage("--pool-size must be at least 1");
+  if (o.rounds < 1) Usage("--rounds must be at least 1");
   if (o.rows < 1) Usage("--rows must be at least 1");
   for (int t : o.threads) {
     if (t < 1) Usage("--threads: each count must be at least 1");
@@ -193,6 +200,8 @@ const char* IdText(long id, char (&buf)[24]) {
 // already holds exactly that.
 void EnsureTable(const std::string& dsn, long rows) {
   Conn c = MustConnect(dsn);
+  PQsetNoticeProcessor(
+      c.get(), [](void*, const char*) {}, nullptr);  // "already exists"
   MustExec(c.get(),
            "CREATE TABLE IF NOT EXISTS bench_products("
            "id bigint PRIMARY KEY, name text NOT NULL, price numeric(10,2) NOT NULL)");
@@ -451,34 +460,59 @@ int main(int argc, char** argv) {
   std::setvbuf(stdout, nullptr, _IOLBF, 0);
   EnsureTable(o.pg_dsn, o.rows);
 
+  // Rounds interleave the modes (each round starts with the next mode) so
+  // that a change in background load hits all of them alike; a mode's qps is
+  // its answered queries over its measured seconds summed over the rounds.
   std::map<std::string, Measurement> results;
+  std::map<std::string, std::vector<double>> round_qps;
   bool any_errors = false;
+  const int n_modes = static_cast<int>(o.modes.size());
+  for (int round = 0; round < o.rounds; ++round) {
+    for (int threads : o.threads) {
+      for (int k = 0; k < n_modes; ++k) {
+        const std::string& mode = o.modes[(k + round) % n_modes];
+        const double secs = (mode == "connect" ? o.connect_seconds : o.seconds) / o.rounds;
+        if (secs <= 0) continue;
+        std::fprintf(stderr, "round %d/%d: %-9s at %2d threads for %.2f s (+%.2f s warm-up)\n",
+                     round + 1, o.rounds, mode.c_str(), threads, secs, o.warmup);
+        Measurement m;
+        if (mode == "pool") {
+          auto pool = MakePool(o);
+          m = Measure(threads, o.warmup, secs, o.rows, PoolWorker(pool.get()));
+        } else if (mode == "raw") {
+          m = Measure(threads, o.warmup, secs, o.rows, RawWorker(o.pg_dsn));
+        } else if (mode == "pgbouncer") {
+          m = Measure(threads, o.warmup, secs, o.rows, PgBouncerWorker(o.pgbouncer_dsn));
+        } else {
+          m = Measure(threads, o.warmup, secs, o.rows, ConnectWorker(o.pg_dsn));
+        }
+        if (m.errors > 0 || !m.first_error.empty()) {
+          any_errors = true;
+          std::fprintf(stderr, "warning: %s at %d threads: %llu errors; first: %s\n", mode.c_str(),
+                       threads, static_cast<unsigned long long>(m.errors), m.first_error.c_str());
+        }
+        Measurement& total = results[Key(mode, threads)];
+        total.queries += m.queries;
+        total.errors += m.errors;
+        total.seconds += m.seconds;
+        total.qps = static_cast<double>(total.queries) / total.seconds;
+        round_qps[Key(mode, threads)].push_back(m.qps);
+      }
+    }
+  }
+
+  std::printf("%-9s %7s %10s %10s %10s %9s %7s\n", "mode", "threads", "qps", "round_min",
+              "round_max", "queries", "errors");
   for (int threads : o.threads) {
     for (const std::string& mode : o.modes) {
-      const double secs = mode == "connect" ? o.connect_seconds : o.seconds;
-      if (secs <= 0) continue;
-      std::fprintf(stderr, "running %-9s at %2d threads for %.1f s (+%.1f s warm-up)\n",
-                   mode.c_str(), threads, secs, o.warmup);
-      Measurement m;
-      if (mode == "pool") {
-        auto pool = MakePool(o);
-        m = Measure(threads, o.warmup, secs, o.rows, PoolWorker(pool.get()));
-      } else if (mode == "raw") {
-        m = Measure(threads, o.warmup, secs, o.rows, RawWorker(o.pg_dsn));
-      } else if (mode == "pgbouncer") {
-        m = Measure(threads, o.warmup, secs, o.rows, PgBouncerWorker(o.pgbouncer_dsn));
-      } else {
-        m = Measure(threads, o.warmup, secs, o.rows, ConnectWorker(o.pg_dsn));
-      }
-      std::printf("%-9s threads=%-3d qps=%10.0f queries=%-9llu errors=%llu seconds=%.2f\n",
-                  mode.c_str(), threads, m.qps, static_cast<unsigned long long>(m.queries),
-                  static_cast<unsigned long long>(m.errors), m.seconds);
-      if (m.errors > 0 || !m.first_error.empty()) {
-        any_errors = true;
-        std::fprintf(stderr, "warning: %s at %d threads: %llu errors; first: %s\n", mode.c_str(),
-                     threads, static_cast<unsigned long long>(m.errors), m.first_error.c_str());
-      }
-      results[Key(mode, threads)] = m;
+      auto it = results.find(Key(mode, threads));
+      if (it == results.end()) continue;
+      const auto& r = round_qps[Key(mode, threads)];
+      std::printf("%-9s %7d %10.0f %10.0f %10.0f %9llu %7llu\n", mode.c_str(), threads,
+                  it->second.qps, *std::min_element(r.begin(), r.end()),
+                  *std::max_element(r.begin(), r.end()),
+                  static_cast<unsigned long long>(it->second.queries),
+                  static_cast<unsigned long long>(it->second.errors));
     }
   }
 

@@ -45,16 +45,21 @@ const volatile bool use_state_arg = true;
 const volatile __u32 table_words = 0;
 /* Distinct thread classes at most (ids 1..max_classes; the rest are 0). */
 const volatile __u32 max_classes = 64;
+/* Target indexes the histogram array has room for. */
+const volatile __u32 hist_targets = 1;
 /* Sample a switch-out's stacks when bpf_get_prandom_u32() < stack_threshold
  * (probability * 2^32); 0 turns stack sampling off entirely. */
 const volatile __u64 stack_threshold = 0;
 /* Sampled intervals shorter than this are not added to stack_counts. */
 const volatile __u64 stack_min_ns = 0;
 
-/* ---- run-time state ----------------------------------------------------- */
+/* Take time from the runqueue clock the scheduler has just updated (three
+ * memory reads) rather than bpf_ktime_get_ns() (a clock read: the largest
+ * single cost of this program in virtual machines). Both count nanoseconds;
+ * one load uses one of them throughout. */
+const volatile bool use_rq_clock = true;
 
-/* A new histogram's first value (read-only data, not 216 bytes of stack). */
-const struct offcpu_hist zero_hist = {};
+/* ---- run-time state ----------------------------------------------------- */
 
 __u32 stacks_on = 0;   /* user space: 1 while a folded-stack collection runs */
 __u32 next_class = 1;  /* next thread class id to hand out */
@@ -99,10 +104,15 @@ struct {
   __type(value, __u32);
 } classes SEC(".maps");
 
+/* One histogram per (target, thread class, reason), at index
+ * (target * (max_classes + 1) + class) * OFFCPU_REASONS + reason: an array
+ * lookup is a few instructions, a hash lookup a function call. User space
+ * reads it through mmap. */
 struct {
-  __uint(type, BPF_MAP_TYPE_HASH);
-  __uint(max_entries, 4096); /* set by the loader */
-  __type(key, struct offcpu_hist_key);
+  __uint(type, BPF_MAP_TYPE_ARRAY);
+  __uint(map_flags, BPF_F_MMAPABLE);
+  __uint(max_entries, 1); /* set by the loader: hist_targets * (max_classes + 1) * reasons */
+  __type(key, __u32);
   __type(value, struct offcpu_hist);
 } hists SEC(".maps");
 
@@ -113,12 +123,20 @@ struct {
   __type(value, struct offcpu_drops);
 } drops SEC(".maps");
 
+/* User and kernel stacks in maps of their own: fewer ids collide. */
 struct {
   __uint(type, BPF_MAP_TYPE_STACK_TRACE);
   __uint(max_entries, 1); /* set by the loader when stacks are on */
   __type(key, __u32);
   __uint(value_size, OFFCPU_MAX_STACK_DEPTH * sizeof(__u64));
-} stacks SEC(".maps");
+} user_stacks SEC(".maps");
+
+struct {
+  __uint(type, BPF_MAP_TYPE_STACK_TRACE);
+  __uint(max_entries, 1); /* set by the loader when stacks are on */
+  __type(key, __u32);
+  __uint(value_size, OFFCPU_MAX_KSTACK_DEPTH * sizeof(__u64));
+} kern_stacks SEC(".maps");
 
 struct {
   __uint(type, BPF_MAP_TYPE_HASH);
@@ -126,6 +144,21 @@ struct {
   __type(key, struct offcpu_stack_key);
   __type(value, struct offcpu_stack_value);
 } stack_counts SEC(".maps");
+
+/* now_ns is the time of this context switch; `cur` is the task leaving the
+ * CPU. Its scheduling entity points at this CPU's runqueue (through its
+ * cfs_rq, with CONFIG_FAIR_GROUP_SCHED, as distributions build). 0: unknown. */
+static __always_inline __u64 now_ns(struct task_struct *cur) {
+  if (use_rq_clock && bpf_core_field_exists(cur->se.cfs_rq) &&
+      bpf_core_field_exists(((struct cfs_rq *)0)->rq)) {
+    struct cfs_rq *cfs = cur->se.cfs_rq;
+    if (!cfs) return 0;
+    struct rq *rq = cfs->rq;
+    if (!rq) return 0;
+    return rq->clock;
+  }
+  return bpf_ktime_get_ns();
+}
 
 /* ---- architecture: where the system call number and first argument are -- */
 
@@ -178,7 +211,8 @@ static __always_inline void count_drop(int which) {
   if (which == 0) d->hist_full++;
   else if (which == 1) d->slot_failed++;
   else if (which == 2) d->stack_lost++;
-  else d->stack_full++;
+  else if (which == 3) d->stack_full++;
+  else d->recovered++;
 }
 
 /* target_byte returns the target-table byte of `tgid` (0: not a target). */
@@ -207,14 +241,16 @@ static __always_inline __u32 log2_u32(__u32 v) {
   return r;
 }
 
-/* bucket_of maps an interval to its histogram bucket (see offcpu.h). A
- * global function: its branches are verified once, and its result is one
- * bounded value to its caller instead of one verifier state per bucket. */
+/* bucket_of maps an interval to its histogram bucket (see offcpu.h): bucket
+ * k holds intervals of at most 2^(10+k) ns. A global function: its branches
+ * are verified once, and its result is one bounded value to its caller
+ * instead of one verifier state per bucket. */
 __noinline int bucket_of(__u64 ns) {
-  if (ns <= 1000) return 0;
-  __u64 v = (ns - 1) / 1000; /* >= 1; bucket k holds v in [2^(k-1), 2^k - 1] */
+  if (ns <= 1024) return 0;
+  __u64 v = ns - 1; /* bucket k: v in [2^(9+k), 2^(10+k) - 1] */
   __u32 hi = v >> 32;
-  __u32 k = (hi ? log2_u32(hi) + 32 : log2_u32((__u32)v)) + 1;
+  __u32 width = (hi ? log2_u32(hi) + 32 : log2_u32((__u32)v)) + 1;
+  __u32 k = width - 10;
   return k < OFFCPU_FINITE_BUCKETS ? k : OFFCPU_FINITE_BUCKETS;
 }
 
@@ -230,22 +266,34 @@ static __always_inline __u32 task_state(struct task_struct *t) {
   return (__u32)BPF_CORE_READ(old, state);
 }
 
-/* fd_is_socket tells whether `t`'s file descriptor `fd` is a socket. */
-static __always_inline bool fd_is_socket(struct task_struct *t, __u64 fd) {
-  struct files_struct *files = BPF_CORE_READ(t, files);
+/* fd_is_socket tells whether `t`'s file descriptor `fd` is a socket. A task
+ * blocks on the same connection again and again, so the answer is kept per
+ * task for the fd and reused SOCK_CHECK_EVERY - 1 times before it is checked
+ * again (an fd closed and reopened as another kind of file is misread for at
+ * most that many waits). */
+#define SOCK_CHECK_EVERY 16
+static __always_inline bool fd_is_socket(struct task_struct *t, __u64 fd, struct offcpu_task *s) {
+  if (s->sock_left && s->sock_fd == fd) {
+    s->sock_left--;
+    return s->sock_is;
+  }
+  struct files_struct *files = t->files;
   if (!files) return false;
-  struct fdtable *fdt = BPF_CORE_READ(files, fdt);
-  if (!fdt) return false;
-  if (fd >= BPF_CORE_READ(fdt, max_fds)) return false;
-  struct file **fds = BPF_CORE_READ(fdt, fd);
-  struct file *f = NULL;
-  if (bpf_probe_read_kernel(&f, sizeof(f), &fds[fd]) || !f) return false;
-  umode_t mode = BPF_CORE_READ(f, f_inode, i_mode);
-  return (mode & S_IFMT) == S_IFSOCK;
+  struct fdtable *fdt = files->fdt;
+  if (!fdt || fd >= fdt->max_fds) return false;
+  __u64 slot = (__u64)fdt->fd + fd * sizeof(struct file *);
+  __u64 f = 0;
+  if (bpf_probe_read_kernel(&f, sizeof(f), (void *)slot) || !f) return false;
+  umode_t mode = BPF_CORE_READ((struct file *)f, f_inode, i_mode);
+  s->sock_fd = (__s32)fd;
+  s->sock_is = (mode & S_IFMT) == S_IFSOCK;
+  s->sock_left = SOCK_CHECK_EVERY - 1;
+  return s->sock_is;
 }
 
 /* reason_of says why `prev` leaves the CPU. */
-static __always_inline __u8 reason_of(struct task_struct *prev, bool preempt, __u32 state) {
+static __always_inline __u8 reason_of(struct task_struct *prev, bool preempt, __u32 state,
+                                      struct offcpu_task *s) {
   if (preempt || state == TASK_RUNNING) return OFFCPU_REASON_RUNQUEUE;
   if (state & TASK_UNINTERRUPTIBLE) return OFFCPU_REASON_IO;
   struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(prev);
@@ -271,7 +319,7 @@ static __always_inline __u8 reason_of(struct task_struct *prev, bool preempt, __
       return OFFCPU_REASON_NET;
     case NR_read:
     case NR_readv:
-      return fd_is_socket(prev, SYSCALL_ARG0(regs)) ? OFFCPU_REASON_NET : OFFCPU_REASON_OTHER;
+      return fd_is_socket(prev, SYSCALL_ARG0(regs), s) ? OFFCPU_REASON_NET : OFFCPU_REASON_OTHER;
     case NR_nanosleep:
     case NR_clock_nanosleep:
       return OFFCPU_REASON_SLEEP;
@@ -335,35 +383,16 @@ static __always_inline void class_of(struct task_struct *t, struct offcpu_task *
   s->has_class = 1;
 }
 
-/* switch_out records that target task `prev` (current) leaves the CPU. */
-static __always_inline void switch_out(void *ctx, struct task_struct *prev, struct offcpu_task *s,
-                                       __u8 tbyte, bool preempt, __u32 state, __u64 now) {
-  s->target = (tbyte & OFFCPU_TARGET_INDEX_MASK) - 1;
-  class_of(prev, s);
-  s->reason = reason_of(prev, preempt, state);
-  s->sampled = 0;
-  if (stack_threshold && stacks_on && bpf_get_prandom_u32() < stack_threshold) {
-    s->user_stack = bpf_get_stackid(ctx, &stacks, BPF_F_USER_STACK);
-    s->kern_stack = bpf_get_stackid(ctx, &stacks, 0);
-    /* -EFAULT for the user stack: a thread without one; not a loss. */
-    if ((s->user_stack < 0 && s->user_stack != -EFAULT) || s->kern_stack < 0) count_drop(2);
-    s->sampled = 1;
-  }
-  s->out_ns = now;
-}
-
 /* switch_in closes the pending interval of target task `tgid`/`s`. */
 static __always_inline void switch_in(struct offcpu_task *s, __u32 tgid, __u64 now) {
   __u64 delta = now - s->out_ns;
   s->out_ns = 0;
   if ((__s64)delta < 0) return;
 
-  struct offcpu_hist_key key = {
-      .target = s->target, .thread_class = s->thread_class, .reason = s->reason};
-  struct offcpu_hist *h = bpf_map_lookup_elem(&hists, &key);
-  if (!h) {
-    bpf_map_update_elem(&hists, &key, &zero_hist, BPF_NOEXIST);
-    h = bpf_map_lookup_elem(&hists, &key);
+  __u32 idx = ((__u32)s->target * (max_classes + 1) + s->thread_class) * OFFCPU_REASONS + s->reason;
+  struct offcpu_hist *h = NULL;
+  if (s->target < hist_targets && s->thread_class <= max_classes && s->reason < OFFCPU_REASONS) {
+    h = bpf_map_lookup_elem(&hists, &idx);
   }
   if (h) {
     __u32 b = bucket_of(delta);
@@ -397,6 +426,36 @@ static __always_inline void switch_in(struct offcpu_task *s, __u32 tgid, __u64 n
   __sync_fetch_and_add(&v->count, 1);
 }
 
+/* switch_out records that target task `prev` (current) leaves the CPU. */
+static __always_inline void switch_out(void *ctx, struct task_struct *prev, struct offcpu_task *s,
+                                       __u8 tbyte, bool preempt, __u32 state, __u64 now) {
+  if (s->out_ns) {
+    /* The switch-in that closed the last interval was never seen (the kernel
+     * skips this program for some switches). The task has run for `ran` ns
+     * since it came back: close the interval then, or count it lost. */
+    __u64 ran = prev->se.sum_exec_runtime - prev->se.prev_sum_exec_runtime;
+    if (ran < now - s->out_ns) {
+      switch_in(s, prev->tgid, now - ran);
+      count_drop(4);
+    } else {
+      s->out_ns = 0;
+      count_drop(1);
+    }
+  }
+  s->target = (tbyte & OFFCPU_TARGET_INDEX_MASK) - 1;
+  class_of(prev, s);
+  s->reason = reason_of(prev, preempt, state, s);
+  s->sampled = 0;
+  if (stack_threshold && stacks_on && bpf_get_prandom_u32() < stack_threshold) {
+    s->user_stack = bpf_get_stackid(ctx, &user_stacks, BPF_F_USER_STACK);
+    s->kern_stack = bpf_get_stackid(ctx, &kern_stacks, 0);
+    /* -EFAULT for the user stack: a thread without one; not a loss. */
+    if ((s->user_stack < 0 && s->user_stack != -EFAULT) || s->kern_stack < 0) count_drop(2);
+    s->sampled = 1;
+  }
+  s->out_ns = now;
+}
+
 static __always_inline void on_fork(__u32 parent_tgid, __u32 child_tgid) {
   if (parent_tgid == child_tgid) return; /* a new thread, not a new process */
   __u8 b = target_byte(parent_tgid);
@@ -423,8 +482,8 @@ int BPF_PROG(offcpu_switch, bool preempt, struct task_struct *prev, struct task_
       struct offcpu_task *s =
           bpf_task_storage_get(&task_slots, prev, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
       if (s) {
-        now = bpf_ktime_get_ns();
-        switch_out(ctx, prev, s, tbyte, preempt, state, now);
+        now = now_ns(prev);
+        if (now) switch_out(ctx, prev, s, tbyte, preempt, state, now);
       } else {
         count_drop(1);
       }
@@ -435,8 +494,8 @@ int BPF_PROG(offcpu_switch, bool preempt, struct task_struct *prev, struct task_
   if (target_byte(next_tgid)) {
     struct offcpu_task *s = bpf_task_storage_get(&task_slots, next, 0, 0);
     if (s && s->out_ns) {
-      if (!now) now = bpf_ktime_get_ns();
-      switch_in(s, next_tgid, now);
+      if (!now) now = now_ns(prev);
+      if (now) switch_in(s, next_tgid, now);
     }
   }
   return 0;
@@ -472,8 +531,8 @@ int offcpu_sw_raw(struct bpf_raw_tracepoint_args *ctx) {
     if (tbyte) {
       struct offcpu_task *s = tid_slot(prev->pid, true);
       if (s) {
-        now = bpf_ktime_get_ns();
-        switch_out(ctx, prev, s, tbyte, preempt, state, now);
+        now = now_ns(prev);
+        if (now) switch_out(ctx, prev, s, tbyte, preempt, state, now);
       } else {
         count_drop(1);
       }
@@ -484,8 +543,8 @@ int offcpu_sw_raw(struct bpf_raw_tracepoint_args *ctx) {
   if (target_byte(next_tgid)) {
     struct offcpu_task *s = tid_slot(BPF_CORE_READ(next, pid), false);
     if (s && s->out_ns) {
-      if (!now) now = bpf_ktime_get_ns();
-      switch_in(s, next_tgid, now);
+      if (!now) now = now_ns(prev);
+      if (now) switch_in(s, next_tgid, now);
     }
   }
   return 0;

@@ -10,11 +10,14 @@
  * name until it execs). User space writes it through mmap; the kernel side
  * writes it on fork.
  *
- * Histograms (map `hists`): key (target index, thread class id, reason),
- * value the count of off-CPU intervals per log2 bucket and their total length.
+ * Histograms (array `hists`, read through mmap): one per (target index,
+ * thread class id, reason), at index (target * (max_classes + 1) + class) *
+ * OFFCPU_REASONS + reason: the count of off-CPU intervals per log2 bucket and
+ * their total length.
  * Bucket k (0 <= k < OFFCPU_FINITE_BUCKETS) counts intervals of at most
- * 2^k microseconds and more than 2^(k-1) (bucket 0: at most 1 us); the last
- * bucket counts longer ones (about 16.8 s and up).
+ * 2^(10+k) ns and more than 2^(9+k) ns (bucket 0: at most 1.024 us); the
+ * last bucket counts longer ones (over 17.2 s). Powers of two nanoseconds
+ * cost the kernel side no division.
  */
 #ifndef POOLSCOPE_PROBES_OFFCPU_H_
 #define POOLSCOPE_PROBES_OFFCPU_H_
@@ -23,7 +26,7 @@
 #include <linux/types.h>
 #endif
 
-#define OFFCPU_FINITE_BUCKETS 25 /* 1 us .. 2^24 us (16.78 s) */
+#define OFFCPU_FINITE_BUCKETS 25 /* 2^10 ns (1.02 us) .. 2^34 ns (17.2 s) */
 #define OFFCPU_BUCKETS (OFFCPU_FINITE_BUCKETS + 1)
 
 #define OFFCPU_MAX_TARGETS 127
@@ -33,7 +36,8 @@
 #define OFFCPU_COMM_LEN 16
 #define OFFCPU_CLASS_OTHER 0 /* thread class id of names past the bound */
 
-#define OFFCPU_MAX_STACK_DEPTH 64
+#define OFFCPU_MAX_STACK_DEPTH 64  /* user stack frames kept */
+#define OFFCPU_MAX_KSTACK_DEPTH 32 /* kernel stack frames kept */
 
 /* Reasons, in the order of the `reason` label values. */
 enum offcpu_reason {
@@ -49,16 +53,11 @@ enum offcpu_reason {
 
 /* Counters in the per-CPU `drops` array (one element). */
 struct offcpu_drops {
-  __u64 hist_full;   /* an interval lost: the histogram map was full */
-  __u64 slot_failed; /* a target task got no per-task slot (out of memory) */
+  __u64 hist_full;   /* an interval lost: no histogram for its key (cannot happen) */
+  __u64 slot_failed; /* an interval lost: no per-task slot, or its end not seen */
   __u64 stack_lost;  /* a sampled stack not recorded (stack map full or collision) */
   __u64 stack_full;  /* a sampled interval lost: the stack-count map was full */
-};
-
-struct offcpu_hist_key {
-  __u16 target;       /* target index */
-  __u16 thread_class; /* id from the `classes` map; OFFCPU_CLASS_OTHER past the bound */
-  __u32 reason;       /* enum offcpu_reason */
+  __u64 recovered;   /* an interval whose switch-in was not seen, closed late (not a loss) */
 };
 
 struct offcpu_hist {
@@ -77,12 +76,15 @@ struct offcpu_task {
   __u64 comm[2]; /* the raw name the class id was computed from */
   __s32 user_stack;
   __s32 kern_stack; /* sampled stack ids for the pending interval; -1: none */
+  __s32 sock_fd;    /* the fd a read last blocked on (fd_is_socket's cache) */
   __u16 target;
   __u16 thread_class;
   __u8 reason;
   __u8 has_class; /* comm/thread_class are valid */
   __u8 sampled;   /* user_stack/kern_stack belong to the pending interval */
-  __u8 pad;
+  __u8 sock_is;   /* sock_fd is a socket */
+  __u8 sock_left; /* uses of the cached answer left; 0: none cached */
+  __u8 pad[3];
 };
 
 struct offcpu_stack_key {

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Build poolscope's benchmarks (Release) and run them against throw-away servers.
 #
-#   scripts/bench.sh SUITE      SUITE: pool | all
+#   scripts/bench.sh SUITE      SUITE: pool | offcpu | all
 #
 # Suites:
 #   pool   1. acquire+release cycle of the pool with no-op connections vs an
@@ -10,6 +10,10 @@
 #          2. primary-key SELECT on 100,000 rows through the pool (size 8) vs
 #             raw libpq, PgBouncer (transaction mode, pool size 8) and a new
 #             connection per request, at 8 and 32 client threads
+#   offcpu `perf bench sched pipe` (two threads on one CPU) with no probe, the
+#          off-CPU probe (histograms; stacks sampled) and libbpf-tools
+#          offcputime on the same process: slowdown and BPF ns per context
+#          switch (bench/offcpu_bench.sh; needs root)
 #   all    every suite
 #
 # Progress and result tables go to stderr; stdout gets only the final block
@@ -21,9 +25,11 @@
 #   POOLSCOPE_KEEP_TMP     1 = keep the temp folder (servers are still stopped)
 #   BENCH_SECONDS          measured seconds per SELECT mode and thread count (5)
 #   BENCH_CONNECT_SECONDS  the same for connection-per-request (3)
-#   BENCH_WARMUP           unmeasured warm-up seconds before each of those (1)
+#   BENCH_ROUNDS           rounds those seconds are split into, modes taking turns (3)
+#   BENCH_WARMUP           unmeasured warm-up seconds before each mode in each round (0.5)
 #   BENCH_REPETITIONS      Google Benchmark repetitions; medians are used (5)
 #   BENCH_MIN_TIME         Google Benchmark minimum seconds per repetition (0.2)
+#   OFFCPU_LOOPS, OFFCPU_ROUNDS, OFFCPU_CPU  see bench/offcpu_bench.sh
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -32,10 +38,10 @@ PS_TAG=bench.sh
 # shellcheck source=lib/deps.sh
 . "$HERE/lib/deps.sh"
 
-SUITES=(pool)
+SUITES=(pool offcpu)
 
 usage() {
-    sed -n '2,26s/^# \{0,1\}//p' "${BASH_SOURCE[0]}" >&2
+    sed -n '2,32s/^# \{0,1\}//p' "${BASH_SOURCE[0]}" >&2
     exit 2
 }
 
@@ -59,7 +65,8 @@ BUILD=$(ps_abs "${BUILD_DIR:-$PS_REPO_ROOT/build-bench}")
 FIXTURES=$PS_REPO_ROOT/scripts/fixtures
 SECONDS_PER_MODE=${BENCH_SECONDS:-5}
 CONNECT_SECONDS=${BENCH_CONNECT_SECONDS:-3}
-WARMUP=${BENCH_WARMUP:-1}
+ROUNDS=${BENCH_ROUNDS:-3}
+WARMUP=${BENCH_WARMUP:-0.5}
 REPETITIONS=${BENCH_REPETITIONS:-5}
 MIN_TIME=${BENCH_MIN_TIME:-0.2}
 cd "$PS_REPO_ROOT"
@@ -91,7 +98,7 @@ ps_log "building the benchmarks in $BUILD (Release)"
 cmake -S "$PS_REPO_ROOT" -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release \
     -DPOOLSCOPE_BUILD_TESTS=OFF -DPOOLSCOPE_BUILD_BENCH=ON >&2
 cmake --build "$BUILD" -j"$(nproc)" \
-    --target poolscope_bench_pool_cycle poolscope_bench_pool_select >&2
+    --target poolscope_bench_pool_cycle poolscope_bench_pool_select poolscope_bench_offcpu >&2
 
 TMP=$(mktemp -d /tmp/poolscope-bench.XXXXXX)
 # The unprivileged PostgreSQL user must be able to reach fixtures below it.
@@ -127,7 +134,6 @@ suite_pool() {
     machine_info
     "$BUILD/bench/poolscope_bench_pool_cycle" \
         --benchmark_repetitions="$REPETITIONS" \
-        --benchmark_report_aggregates_only=true \
         --benchmark_min_time="$MIN_TIME" | tee "$TMP/pool_cycle.out" >&2
     keep_values "$TMP/pool_cycle.out"
 
@@ -146,7 +152,7 @@ suite_pool() {
     "$BUILD/bench/poolscope_bench_pool_select" \
         --pg-dsn "$pg_dsn" --pgbouncer-dsn "$bouncer_dsn" \
         --seconds "$SECONDS_PER_MODE" --connect-seconds "$CONNECT_SECONDS" \
-        --warmup "$WARMUP" --threads 8,32 --pool-size 8 --rows 100000 |
+        --rounds "$ROUNDS" --warmup "$WARMUP" --threads 8,32 --pool-size 8 --rows 100000 |
         tee "$TMP/pool_select.out" >&2
     ps_log "PgBouncer server connections open after the run (SHOW SERVERS):" \
         "$("$psql" -X -q -At -h 127.0.0.1 -p "$bouncer_port" -U postgres -d pgbouncer \
@@ -154,6 +160,14 @@ suite_pool() {
     keep_values "$TMP/pool_select.out"
     "$FIXTURES/pgbouncer.sh" stop "$TMP/pgbouncer" >&2
     "$FIXTURES/pg.sh" stop "$TMP/pg" >&2
+}
+
+suite_offcpu() {
+    ps_log "offcpu: perf bench sched pipe with no probe, the off-CPU probe and offcputime"
+    machine_info
+    "$PS_REPO_ROOT/bench/offcpu_bench.sh" "$BUILD/bench/offcpu/poolscope_bench_offcpu" \
+        "$TMP/offcpu" | tee "$TMP/offcpu.out" >&2
+    keep_values "$TMP/offcpu.out"
 }
 
 for suite in "${RUN[@]}"; do

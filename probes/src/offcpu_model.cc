@@ -14,7 +14,7 @@ const std::vector<double>& OffcpuBucketBounds() {
   static const std::vector<double> bounds = [] {
     std::vector<double> b;
     for (int k = 0; k < kOffcpuFiniteBuckets; ++k) {
-      b.push_back(1e-6 * static_cast<double>(std::uint64_t{1} << k));
+      b.push_back(1e-9 * static_cast<double>(std::uint64_t{1} << (10 + k)));
     }
     return b;
   }();
@@ -22,9 +22,8 @@ const std::vector<double>& OffcpuBucketBounds() {
 }
 
 int OffcpuBucketOf(std::uint64_t ns) {
-  if (ns <= 1000) return 0;
-  const std::uint64_t v = (ns - 1) / 1000;  // >= 1
-  const int k = std::bit_width(v);          // floor(log2(v)) + 1
+  if (ns <= 1024) return 0;
+  const int k = std::bit_width(ns - 1) - 10;  // ns - 1 < 2^(10 + k)
   return k < kOffcpuFiniteBuckets ? k : kOffcpuFiniteBuckets;
 }
 

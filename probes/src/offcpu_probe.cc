@@ -5,6 +5,7 @@
 
 #include <atomic>
 #include <cerrno>
+#include <cstddef>
 #include <cmath>
 #include <condition_variable>
 #include <cstdarg>
@@ -20,7 +21,7 @@
 #include <spdlog/spdlog.h>
 
 #include "poolscope/probes/symbolizer.h"
-#include "target_table.h"
+#include "mapped_array.h"
 
 #if POOLSCOPE_HAVE_OFFCPU_BPF
 #include <bpf/bpf.h>
@@ -95,22 +96,25 @@ std::string TakeLibbpfWarning() {
   return std::exchange(g_libbpf_last, std::string());
 }
 
-// TracepointPassesState tells whether sched_switch's tracepoint passes
-// prev_state as an argument (Linux 5.18+), from the kernel's BTF.
-bool TracepointPassesState() {
+// KernelFacts is what the loader learns from the kernel's BTF.
+struct KernelFacts {
+  bool state_arg = true;  // sched_switch passes prev_state (Linux 5.18+)
+};
+
+KernelFacts ReadKernelFacts() {
+  KernelFacts facts;
   struct btf* vmlinux = btf__load_vmlinux_btf();
-  if (vmlinux == nullptr) return true;
-  bool passes = false;
+  if (vmlinux == nullptr) return facts;
   int id = btf__find_by_name_kind(vmlinux, "btf_trace_sched_switch", BTF_KIND_TYPEDEF);
   if (id > 0) {
     const struct btf_type* t = btf__type_by_id(vmlinux, id);
     t = t != nullptr ? btf__type_by_id(vmlinux, t->type) : nullptr;
     if (t != nullptr && btf_is_ptr(t)) t = btf__type_by_id(vmlinux, t->type);
     // (void *__data, bool preempt, prev, next, unsigned int prev_state)
-    if (t != nullptr && btf_is_func_proto(t)) passes = btf_vlen(t) >= 5;
+    if (t != nullptr && btf_is_func_proto(t)) facts.state_arg = btf_vlen(t) >= 5;
   }
   btf__free(vmlinux);
-  return passes;
+  return facts;
 }
 
 struct SkelDeleter {
@@ -120,9 +124,15 @@ struct SkelDeleter {
 // Loaded is one attached instance of the programs and their maps.
 struct Loaded {
   std::unique_ptr<offcpu_bpf, SkelDeleter> skel;
-  TargetTable table;
+  MappedArray table;  // target_table: one byte per tgid
+  MappedArray hists;  // the histogram array
+  std::uint32_t classes = 0;       // max_classes as loaded
+  std::uint32_t hist_targets = 0;  // target indexes the histograms have room for
   const char* mode = "";
 };
+
+// kMaxHistograms bounds the histogram array (216 bytes each: 14 MB).
+constexpr std::uint64_t kMaxHistograms = 65536;
 
 std::string LoadFailure(const char* what, int err) {
   std::string detail = TakeLibbpfWarning();
@@ -152,14 +162,25 @@ Result<std::unique_ptr<Loaded>> LoadOnce(const OffcpuOptions& opt, bool raw) {
   offcpu_bpf* s = loaded->skel.get();
 
   const std::uint32_t words = (PidMax() + 7) / 8;
-  const int labels = std::max(1, static_cast<int>(opt.targets.size()));
-  const std::uint32_t classes = static_cast<std::uint32_t>(std::max(1, opt.thread_labels));
-  const std::uint64_t hist_entries =
-      std::clamp<std::uint64_t>(static_cast<std::uint64_t>(labels) * (classes + 1) * OFFCPU_REASONS,
-                                64, 65536);
-  s->rodata->use_state_arg = TracepointPassesState();
+  // Every target has one label, so the number of targets bounds the indexes.
+  const auto hist_targets = static_cast<std::uint32_t>(
+      std::clamp<std::size_t>(opt.targets.size(), 1, OFFCPU_MAX_TARGETS));
+  auto classes = static_cast<std::uint32_t>(std::max(1, opt.thread_labels));
+  if (std::uint64_t{hist_targets} * (classes + 1) * OFFCPU_REASONS > kMaxHistograms) {
+    classes = static_cast<std::uint32_t>(
+        std::max<std::uint64_t>(1, kMaxHistograms / (hist_targets * OFFCPU_REASONS) - 1));
+    spdlog::warn("offcpu probe: {} targets x {} thread labels is too many histograms; keeping {} "
+                 "thread labels",
+                 hist_targets, opt.thread_labels, classes);
+  }
+  const std::uint32_t hist_entries = hist_targets * (classes + 1) * OFFCPU_REASONS;
+  loaded->classes = classes;
+  loaded->hist_targets = hist_targets;
+  const KernelFacts facts = ReadKernelFacts();
+  s->rodata->use_state_arg = facts.state_arg;
   s->rodata->table_words = words;
   s->rodata->max_classes = classes;
+  s->rodata->hist_targets = hist_targets;
   if (opt.stacks) {
     const double p = std::clamp(opt.stack_probability, 0.0, 1.0);
     s->rodata->stack_threshold = static_cast<std::uint64_t>(std::ldexp(p, 32));
@@ -167,9 +188,10 @@ Result<std::unique_ptr<Loaded>> LoadOnce(const OffcpuOptions& opt, bool raw) {
   }
   bpf_map__set_max_entries(s->maps.target_table, words);
   bpf_map__set_max_entries(s->maps.classes, classes);
-  bpf_map__set_max_entries(s->maps.hists, static_cast<std::uint32_t>(hist_entries));
+  bpf_map__set_max_entries(s->maps.hists, hist_entries);
   bpf_map__set_max_entries(s->maps.tid_slots, raw ? 16384 : 1);
-  bpf_map__set_max_entries(s->maps.stacks, opt.stacks ? 8192 : 1);
+  bpf_map__set_max_entries(s->maps.user_stacks, opt.stacks ? 16384 : 1);
+  bpf_map__set_max_entries(s->maps.kern_stacks, opt.stacks ? 16384 : 1);
   bpf_map__set_max_entries(s->maps.stack_counts, opt.stacks ? 16384 : 1);
   bpf_program__set_autoload(s->progs.offcpu_switch, !raw);
   bpf_program__set_autoload(s->progs.offcpu_fork, !raw);
@@ -187,9 +209,14 @@ Result<std::unique_ptr<Loaded>> LoadOnce(const OffcpuOptions& opt, bool raw) {
   if (err != 0) {
     return Error{ErrorCode::kUnavailable, LoadFailure("attaching to sched_switch", -err)};
   }
-  auto table = TargetTable::Map(bpf_map__fd(s->maps.target_table), words);
+  auto table = MappedArray::Map(bpf_map__fd(s->maps.target_table), std::size_t{words} * 8,
+                               "target table");
   if (!table) return table.error();
   loaded->table = std::move(*table);
+  auto hists = MappedArray::Map(bpf_map__fd(s->maps.hists),
+                                std::size_t{hist_entries} * sizeof(offcpu_hist), "histograms");
+  if (!hists) return hists.error();
+  loaded->hists = std::move(*hists);
   return loaded;
 }
 
@@ -213,7 +240,7 @@ Result<std::unique_ptr<Loaded>> LoadProgram(const OffcpuOptions& opt) {
 #else  // !POOLSCOPE_HAVE_OFFCPU_BPF
 
 struct Loaded {
-  TargetTable table;
+  MappedArray table;
   const char* mode = "";
 };
 
@@ -323,13 +350,13 @@ class OffcpuProbe::Impl {
           continue;
         }
       }
-      loaded->table.Set(tgid, 0);
+      loaded->table.SetByte(tgid, 0);
     }
     for (const auto& [tgid, b] : desired) {
-      if (loaded->table.Get(tgid) != b) loaded->table.Set(tgid, b);
+      if (loaded->table.GetByte(tgid) != b) loaded->table.SetByte(tgid, b);
     }
     for (const auto& [tgid, b] : current) {
-      if (desired.count(tgid) == 0) loaded->table.Set(tgid, 0);
+      if (desired.count(tgid) == 0) loaded->table.SetByte(tgid, 0);
     }
     if (desired.size() != current.size()) {
       spdlog::debug("offcpu probe: {} target process(es)", desired.size());
@@ -408,24 +435,30 @@ std::string OffcpuProbe::Impl::ClassNameLocked(std::uint16_t id) const {
 
 std::vector<OffcpuSeries> OffcpuProbe::Impl::HistogramsLocked() const {
   std::map<std::tuple<std::string, std::string, std::string>, OffcpuSeries> merged;
-  const int fd = bpf_map__fd(loaded->skel->maps.hists);
-  offcpu_hist_key key{};
-  offcpu_hist_key next{};
-  void* prev = nullptr;
-  while (bpf_map_get_next_key(fd, prev, &next) == 0) {
-    key = next;
-    prev = &key;
-    offcpu_hist value{};
-    if (bpf_map_lookup_elem(fd, &key, &value) != 0) continue;
-    std::string process = key.target < labels.size() ? labels[key.target] : "other";
-    std::string thread = ClassNameLocked(key.thread_class);
-    std::string reason = OffcpuReasonName(static_cast<int>(key.reason));
-    auto& s = merged[{process, thread, reason}];
-    s.process = process;
-    s.thread = thread;
-    s.reason = reason;
-    for (int b = 0; b < kOffcpuBuckets; ++b) s.buckets[b] += value.buckets[b];
-    s.sum_ns += value.sum_ns;
+  const MappedArray& a = loaded->hists;
+  const std::size_t entries = a.size() / sizeof(offcpu_hist);
+  const std::size_t per_target = std::size_t{loaded->classes + 1} * OFFCPU_REASONS;
+  for (std::size_t i = 0; i < entries; ++i) {
+    const std::size_t base = i * sizeof(offcpu_hist);
+    std::array<std::uint64_t, kOffcpuBuckets> buckets{};
+    std::uint64_t count = 0;
+    for (int b = 0; b < kOffcpuBuckets; ++b) {
+      buckets[b] = a.LoadU64(base + offsetof(offcpu_hist, buckets) + b * sizeof(std::uint64_t));
+      count += buckets[b];
+    }
+    if (count == 0) continue;
+    const std::size_t target = i / per_target;
+    const auto cls = static_cast<std::uint16_t>(i % per_target / OFFCPU_REASONS);
+    const int reason = static_cast<int>(i % OFFCPU_REASONS);
+    std::string process = target < labels.size() ? labels[target] : "other";
+    std::string thread = ClassNameLocked(cls);
+    std::string reason_name = OffcpuReasonName(reason);
+    auto& s = merged[{process, thread, reason_name}];
+    s.process = std::move(process);
+    s.thread = std::move(thread);
+    s.reason = std::move(reason_name);
+    for (int b = 0; b < kOffcpuBuckets; ++b) s.buckets[b] += buckets[b];
+    s.sum_ns += a.LoadU64(base + offsetof(offcpu_hist, sum_ns));
   }
   std::vector<OffcpuSeries> out;
   out.reserve(merged.size());
@@ -447,12 +480,14 @@ OffcpuDrops OffcpuProbe::Impl::DropsLocked() const {
     d.slot_failed += c.slot_failed;
     d.stack_lost += c.stack_lost;
     d.stack_full += c.stack_full;
+    d.recovered += c.recovered;
   }
   return d;
 }
 
 Status OffcpuProbe::Impl::ClearStacksLocked() {
-  for (bpf_map* map : {loaded->skel->maps.stack_counts, loaded->skel->maps.stacks}) {
+  for (bpf_map* map : {loaded->skel->maps.stack_counts, loaded->skel->maps.user_stacks,
+                       loaded->skel->maps.kern_stacks}) {
     const int fd = bpf_map__fd(map);
     std::vector<char> key(bpf_map__key_size(map));
     std::vector<char> next(key.size());
@@ -477,12 +512,13 @@ void OffcpuProbe::Impl::SetStacksOnLocked(bool on) {
 Result<std::vector<RawStack>> OffcpuProbe::Impl::ReadStacksLocked() const {
   std::vector<RawStack> out;
   const int counts_fd = bpf_map__fd(loaded->skel->maps.stack_counts);
-  const int stacks_fd = bpf_map__fd(loaded->skel->maps.stacks);
-  auto read_stack = [&](std::int32_t id, std::vector<std::uint64_t>* ips) {
+  const int user_fd = bpf_map__fd(loaded->skel->maps.user_stacks);
+  const int kern_fd = bpf_map__fd(loaded->skel->maps.kern_stacks);
+  auto read_stack = [&](int fd, std::int32_t id, std::vector<std::uint64_t>* ips) {
     if (id < 0) return;
-    std::uint64_t frames[OFFCPU_MAX_STACK_DEPTH] = {};
+    std::uint64_t frames[OFFCPU_MAX_STACK_DEPTH] = {};  // the larger of the two depths
     std::uint32_t key = static_cast<std::uint32_t>(id);
-    if (bpf_map_lookup_elem(stacks_fd, &key, frames) != 0) return;
+    if (bpf_map_lookup_elem(fd, &key, frames) != 0) return;
     for (std::uint64_t ip : frames) {
       if (ip == 0) break;
       ips->push_back(ip);
@@ -500,8 +536,8 @@ Result<std::vector<RawStack>> OffcpuProbe::Impl::ReadStacksLocked() const {
     s.tgid = key.tgid;
     s.process = key.target < labels.size() ? labels[key.target] : "other";
     s.thread = ClassNameLocked(key.thread_class);
-    read_stack(key.user_stack, &s.user);
-    read_stack(key.kern_stack, &s.kernel);
+    read_stack(user_fd, key.user_stack, &s.user);
+    read_stack(kern_fd, key.kern_stack, &s.kernel);
     s.total_ns = value.total_ns;
     out.push_back(std::move(s));
   }

@@ -16,7 +16,7 @@ POOLSCOPE_DEB_PACKAGES=(
     libgtest-dev libgmock-dev libbenchmark-dev
     postgresql postgresql-contrib redis-server pgbouncer prometheus
     curl procps iproute2
-    libbpf-dev bpftool libelf-dev libdw-dev zlib1g-dev
+    libbpf-dev bpftool libelf-dev libdw-dev zlib1g-dev linux-perf libbpf-tools llvm
     wrk
 )
 

@@ -30,20 +30,20 @@ namespace {
 namespace fs = std::filesystem;
 using ::testing::HasSubstr;
 
-TEST(OffcpuModelTest, BucketsAreLog2MicrosecondsUpTo16Seconds) {
+TEST(OffcpuModelTest, BucketsArePowersOfTwoNanosecondsFrom1usTo17s) {
   const auto& b = OffcpuBucketBounds();
   ASSERT_EQ(b.size(), 25u);
-  EXPECT_DOUBLE_EQ(b[0], 1e-6);
-  EXPECT_DOUBLE_EQ(b[10], 1.024e-3);
-  EXPECT_DOUBLE_EQ(b[24], 16.777216);
+  EXPECT_DOUBLE_EQ(b[0], 1.024e-6);
+  EXPECT_DOUBLE_EQ(b[10], 1.048576e-3);
+  EXPECT_DOUBLE_EQ(b[24], 17.179869184);
   EXPECT_EQ(OffcpuBucketOf(0), 0);
-  EXPECT_EQ(OffcpuBucketOf(1000), 0);     // exactly 1 us: le 1e-6
-  EXPECT_EQ(OffcpuBucketOf(1001), 1);
-  EXPECT_EQ(OffcpuBucketOf(2000), 1);     // le 2 us
-  EXPECT_EQ(OffcpuBucketOf(2001), 2);
-  EXPECT_EQ(OffcpuBucketOf(10'000'000), 14);  // 10 ms: le 16.384 ms
-  EXPECT_EQ(OffcpuBucketOf(16'777'216'000), 24);
-  EXPECT_EQ(OffcpuBucketOf(16'777'216'001), 25);  // +Inf
+  EXPECT_EQ(OffcpuBucketOf(1024), 0);  // le 1.024e-6
+  EXPECT_EQ(OffcpuBucketOf(1025), 1);
+  EXPECT_EQ(OffcpuBucketOf(2048), 1);
+  EXPECT_EQ(OffcpuBucketOf(2049), 2);
+  EXPECT_EQ(OffcpuBucketOf(10'000'000), 14);  // 10 ms: le 16.777216 ms
+  EXPECT_EQ(OffcpuBucketOf(std::uint64_t{1} << 34), 24);
+  EXPECT_EQ(OffcpuBucketOf((std::uint64_t{1} << 34) + 1), 25);  // +Inf
   EXPECT_EQ(OffcpuBucketOf(~0ull), 25);
   // Every bound is the largest value of its bucket.
   for (int k = 0; k < 25; ++k) {

@@ -32,10 +32,15 @@ const CacheClock& CacheClock::Steady() {
   return clock;
 }
 
-SteadyCacheClock::SteadyCacheClock() : origin_ticks_(FastClock::Now()) {}
+SteadyCacheClock::SteadyCacheClock()
+    : origin_ticks_(FastClock::Now()),
+      // The rate, read once: FastClock::ToNanos would look it up on every call.
+      nanos_per_tick_(static_cast<double>(FastClock::ToNanos(std::int64_t{1} << 40)) /
+                      static_cast<double>(std::int64_t{1} << 40)) {}
 
 std::int64_t SteadyCacheClock::NowNanos() const {
-  return FastClock::ToNanos(FastClock::Now() - origin_ticks_);
+  return static_cast<std::int64_t>(static_cast<double>(FastClock::Now() - origin_ticks_) *
+                                   nanos_per_tick_);
 }
 
 const char* EvictionCauseName(EvictionCause cause) {

@@ -3,7 +3,7 @@
 // classes. These mirror what the kernel side (probes/offcpu.bpf.c) computes.
 //
 //   OffcpuReasonName(4)            -> "net"
-//   OffcpuBucketBounds()[10]       -> 0.001024 (seconds)
+//   OffcpuBucketBounds()[10]       -> 0.001048576 (seconds: 2^20 ns)
 //   NormaliseThreadName("pool-12") -> "pool-#"
 //
 // Thread-safety: pure functions.
@@ -20,8 +20,8 @@ namespace poolscope {
 inline constexpr int kOffcpuReasons = 7;
 
 // kOffcpuFiniteBuckets is the number of finite histogram buckets: bucket k
-// holds intervals of at most 2^k microseconds (k = 0..24, up to 16.78 s);
-// one more bucket holds longer intervals (+Inf).
+// holds intervals of at most 2^(10+k) nanoseconds (k = 0..24: 1.024 us up
+// to 17.18 s); one more bucket holds longer intervals (+Inf).
 inline constexpr int kOffcpuFiniteBuckets = 25;
 inline constexpr int kOffcpuBuckets = kOffcpuFiniteBuckets + 1;
 

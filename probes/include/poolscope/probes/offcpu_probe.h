@@ -69,9 +69,11 @@ struct OffcpuSeries {
 // OffcpuDrops counts what the kernel side could not record.
 struct OffcpuDrops {
   std::uint64_t hist_full = 0;    // intervals lost: histogram map full
-  std::uint64_t slot_failed = 0;  // switch-outs lost: no per-task slot
+  std::uint64_t slot_failed = 0;  // intervals lost: no per-task slot, or no end seen
   std::uint64_t stack_lost = 0;   // sampled stacks lost: stack map full or collision
   std::uint64_t stack_full = 0;   // sampled intervals lost: stack-count map full
+  std::uint64_t recovered = 0;    // intervals whose switch-in the kernel did not show us,
+                                  // closed at the next switch-out (not lost; not in Total)
 
   std::uint64_t Total() const { return hist_full + slot_failed + stack_lost + stack_full; }
 };

@@ -83,6 +83,7 @@ class SteadyCacheClock final : public CacheClock {
 
  private:
   std::int64_t origin_ticks_;
+  double nanos_per_tick_;
 };
 
 // EvictionCause says why an entry left the cache.
