@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Build poolscope's benchmarks (Release) and run them against throw-away servers.
 #
-#   scripts/bench.sh SUITE      SUITE: pool | offcpu | all
+#   scripts/bench.sh SUITE      SUITE: pool | cache | offcpu | all
 #
 # Suites:
 #   pool   1. acquire+release cycle of the pool with no-op connections vs an
@@ -10,6 +10,9 @@
 #          2. primary-key SELECT on 100,000 rows through the pool (size 8) vs
 #             raw libpq, PgBouncer (transaction mode, pool size 8) and a new
 #             connection per request, at 8 and 32 client threads
+#   cache  L1 hit latency (1 and 2 threads) and hit ratio against plain LRU on
+#          Zipf(0.99) and scan-polluted streams; L2 hit throughput against raw
+#          hiredis GET on the same Redis; 1,000 concurrent misses on one key
 #   offcpu `perf bench sched pipe` (two threads on one CPU) with no probe, the
 #          off-CPU probe (histograms; stacks sampled) and libbpf-tools
 #          offcputime on the same process: slowdown and BPF ns per context
@@ -38,7 +41,7 @@ PS_TAG=bench.sh
 # shellcheck source=lib/deps.sh
 . "$HERE/lib/deps.sh"
 
-SUITES=(pool offcpu)
+SUITES=(pool cache offcpu)
 
 usage() {
     sed -n '2,32s/^# \{0,1\}//p' "${BASH_SOURCE[0]}" >&2
@@ -98,7 +101,8 @@ ps_log "building the benchmarks in $BUILD (Release)"
 cmake -S "$PS_REPO_ROOT" -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release \
     -DPOOLSCOPE_BUILD_TESTS=OFF -DPOOLSCOPE_BUILD_BENCH=ON >&2
 cmake --build "$BUILD" -j"$(nproc)" \
-    --target poolscope_bench_pool_cycle poolscope_bench_pool_select poolscope_bench_offcpu >&2
+    --target poolscope_bench_pool_cycle poolscope_bench_pool_select poolscope_bench_offcpu \
+    poolscope_bench_cache_l1 poolscope_bench_cache_l2 >&2
 
 TMP=$(mktemp -d /tmp/poolscope-bench.XXXXXX)
 # The unprivileged PostgreSQL user must be able to reach fixtures below it.
@@ -160,6 +164,20 @@ suite_pool() {
     keep_values "$TMP/pool_select.out"
     "$FIXTURES/pgbouncer.sh" stop "$TMP/pgbouncer" >&2
     "$FIXTURES/pg.sh" stop "$TMP/pg" >&2
+}
+
+suite_cache() {
+    ps_log "cache 1/2: L1 hit latency and hit ratio against LRU"
+    machine_info
+    "$BUILD/bench/poolscope_bench_cache_l1" | tee "$TMP/cache_l1.out" >&2
+    keep_values "$TMP/cache_l1.out"
+    ps_log "cache 2/2: L2 hits against raw hiredis; stampede (Redis fixture)"
+    "$FIXTURES/redis.sh" start "$TMP/redis" >/dev/null
+    machine_info
+    "$BUILD/bench/poolscope_bench_cache_l2" --redis "$("$FIXTURES/redis.sh" addr "$TMP/redis")" |
+        tee "$TMP/cache_l2.out" >&2
+    keep_values "$TMP/cache_l2.out"
+    "$FIXTURES/redis.sh" stop "$TMP/redis" >&2
 }
 
 suite_offcpu() {

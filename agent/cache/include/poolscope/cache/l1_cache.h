@@ -166,9 +166,10 @@ class L1Cache {
 
   // Put stores `value` under `key` for `ttl`; a null value caches "absent".
   // A present key is updated in place. A new key enters the window; whether
-  // it stays past the window depends on how often Get has asked for it. ttl <= 0 stores nothing and
-  // drops a present entry (kInvalidated); an entry larger than a shard's byte budget is not stored
-  // and drops a present entry (kSize).
+  // it stays past the window depends on how often Get has asked for it.
+  // ttl <= 0 stores nothing and drops a present entry (kInvalidated); an
+  // entry larger than a shard's byte budget is not stored and drops a
+  // present entry (kSize).
   void Put(std::string_view key, std::shared_ptr<const std::string> value,
            std::chrono::nanoseconds ttl);
 
