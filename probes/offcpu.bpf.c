@@ -8,7 +8,8 @@
  *  - switch-in of a target task with a pending switch-out: add the interval
  *    to the log2 histogram of (target, thread class, reason) and, when its
  *    stacks were sampled, to the per-stack totals.
- * On fork (sched_process_fork), a child of an inheriting target becomes one.
+ * On fork (sched_process_fork), a child of an inheriting target becomes one;
+ * if it then execs another program (sched_process_exec), it stops being one.
  *
  * Two flavours of each program: tp_btf (BTF-typed arguments, task storage)
  * and raw_tp (for kernels that refuse tp_btf; per-task state in an LRU hash
@@ -61,8 +62,8 @@ const volatile bool use_rq_clock = true;
 
 /* ---- run-time state ----------------------------------------------------- */
 
-__u32 stacks_on = 0;   /* user space: 1 while a folded-stack collection runs */
-__u32 next_class = 1;  /* next thread class id to hand out */
+__u32 stacks_on = 0;  /* user space: 1 while a folded-stack collection runs */
+__u32 next_class = 1; /* next thread class id to hand out */
 
 /* ---- maps --------------------------------------------------------------- */
 
@@ -148,12 +149,12 @@ struct {
 /* now_ns is the time of this context switch; `cur` is the task leaving the
  * CPU. Its scheduling entity points at this CPU's runqueue (through its
  * cfs_rq, with CONFIG_FAIR_GROUP_SCHED, as distributions build). 0: unknown. */
-static __always_inline __u64 now_ns(struct task_struct *cur) {
+static __always_inline __u64 now_ns(struct task_struct* cur) {
   if (use_rq_clock && bpf_core_field_exists(cur->se.cfs_rq) &&
-      bpf_core_field_exists(((struct cfs_rq *)0)->rq)) {
-    struct cfs_rq *cfs = cur->se.cfs_rq;
+      bpf_core_field_exists(((struct cfs_rq*)0)->rq)) {
+    struct cfs_rq* cfs = cur->se.cfs_rq;
     if (!cfs) return 0;
-    struct rq *rq = cfs->rq;
+    struct rq* rq = cfs->rq;
     if (!rq) return 0;
     return rq->clock;
   }
@@ -205,21 +206,26 @@ static __always_inline __u64 now_ns(struct task_struct *cur) {
 
 static __always_inline void count_drop(int which) {
   __u32 zero = 0;
-  struct offcpu_drops *d = bpf_map_lookup_elem(&drops, &zero);
+  struct offcpu_drops* d = bpf_map_lookup_elem(&drops, &zero);
   if (!d) return;
   /* Per-CPU: plain increments are safe. */
-  if (which == 0) d->hist_full++;
-  else if (which == 1) d->slot_failed++;
-  else if (which == 2) d->stack_lost++;
-  else if (which == 3) d->stack_full++;
-  else d->recovered++;
+  if (which == 0)
+    d->hist_full++;
+  else if (which == 1)
+    d->slot_failed++;
+  else if (which == 2)
+    d->stack_lost++;
+  else if (which == 3)
+    d->stack_full++;
+  else
+    d->recovered++;
 }
 
 /* target_byte returns the target-table byte of `tgid` (0: not a target). */
 static __always_inline __u8 target_byte(__u32 tgid) {
   __u32 word = tgid >> 3;
   if (word >= table_words) return 0;
-  __u8 *w = bpf_map_lookup_elem(&target_table, &word);
+  __u8* w = bpf_map_lookup_elem(&target_table, &word);
   if (!w) return 0;
   return w[tgid & 7];
 }
@@ -260,9 +266,9 @@ struct task_struct___pre514 {
 
 /* task_state reads the scheduler state of a task (kernels whose tracepoint
  * does not pass it). */
-static __always_inline __u32 task_state(struct task_struct *t) {
+static __always_inline __u32 task_state(struct task_struct* t) {
   if (bpf_core_field_exists(t->__state)) return BPF_CORE_READ(t, __state);
-  struct task_struct___pre514 *old = (void *)t;
+  struct task_struct___pre514* old = (void*)t;
   return (__u32)BPF_CORE_READ(old, state);
 }
 
@@ -272,19 +278,19 @@ static __always_inline __u32 task_state(struct task_struct *t) {
  * again (an fd closed and reopened as another kind of file is misread for at
  * most that many waits). */
 #define SOCK_CHECK_EVERY 16
-static __always_inline bool fd_is_socket(struct task_struct *t, __u64 fd, struct offcpu_task *s) {
+static __always_inline bool fd_is_socket(struct task_struct* t, __u64 fd, struct offcpu_task* s) {
   if (s->sock_left && s->sock_fd == fd) {
     s->sock_left--;
     return s->sock_is;
   }
-  struct files_struct *files = t->files;
+  struct files_struct* files = t->files;
   if (!files) return false;
-  struct fdtable *fdt = files->fdt;
+  struct fdtable* fdt = files->fdt;
   if (!fdt || fd >= fdt->max_fds) return false;
-  __u64 slot = (__u64)fdt->fd + fd * sizeof(struct file *);
+  __u64 slot = (__u64)fdt->fd + fd * sizeof(struct file*);
   __u64 f = 0;
-  if (bpf_probe_read_kernel(&f, sizeof(f), (void *)slot) || !f) return false;
-  umode_t mode = BPF_CORE_READ((struct file *)f, f_inode, i_mode);
+  if (bpf_probe_read_kernel(&f, sizeof(f), (void*)slot) || !f) return false;
+  umode_t mode = BPF_CORE_READ((struct file*)f, f_inode, i_mode);
   s->sock_fd = (__s32)fd;
   s->sock_is = (mode & S_IFMT) == S_IFSOCK;
   s->sock_left = SOCK_CHECK_EVERY - 1;
@@ -292,11 +298,11 @@ static __always_inline bool fd_is_socket(struct task_struct *t, __u64 fd, struct
 }
 
 /* reason_of says why `prev` leaves the CPU. */
-static __always_inline __u8 reason_of(struct task_struct *prev, bool preempt, __u32 state,
-                                      struct offcpu_task *s) {
+static __always_inline __u8 reason_of(struct task_struct* prev, bool preempt, __u32 state,
+                                      struct offcpu_task* s) {
   if (preempt || state == TASK_RUNNING) return OFFCPU_REASON_RUNQUEUE;
   if (state & TASK_UNINTERRUPTIBLE) return OFFCPU_REASON_IO;
-  struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(prev);
+  struct pt_regs* regs = (struct pt_regs*)bpf_task_pt_regs(prev);
   if (!regs) return OFFCPU_REASON_OTHER;
   long nr = SYSCALL_NR(regs);
   switch (nr) {
@@ -361,7 +367,7 @@ __noinline int assign_class(__u64 c0, __u64 c1) {
   struct offcpu_class_name key;
   __builtin_memcpy(&key, out, sizeof(key));
 
-  __u32 *found = bpf_map_lookup_elem(&classes, &key);
+  __u32* found = bpf_map_lookup_elem(&classes, &key);
   if (found) return *found;
   __u32 id = __sync_fetch_and_add(&next_class, 1);
   if (id < 1 || id > max_classes) return OFFCPU_CLASS_OTHER;
@@ -373,9 +379,9 @@ __noinline int assign_class(__u64 c0, __u64 c1) {
 
 /* class_of returns the thread class id of `t`, cached in its slot until the
  * thread's name changes. */
-static __always_inline void class_of(struct task_struct *t, struct offcpu_task *s) {
-  __u64 c0 = *(__u64 *)&t->comm[0];
-  __u64 c1 = *(__u64 *)&t->comm[8];
+static __always_inline void class_of(struct task_struct* t, struct offcpu_task* s) {
+  __u64 c0 = *(__u64*)&t->comm[0];
+  __u64 c1 = *(__u64*)&t->comm[8];
   if (s->has_class && s->comm[0] == c0 && s->comm[1] == c1) return;
   s->comm[0] = c0;
   s->comm[1] = c1;
@@ -384,13 +390,13 @@ static __always_inline void class_of(struct task_struct *t, struct offcpu_task *
 }
 
 /* switch_in closes the pending interval of target task `tgid`/`s`. */
-static __always_inline void switch_in(struct offcpu_task *s, __u32 tgid, __u64 now) {
+static __always_inline void switch_in(struct offcpu_task* s, __u32 tgid, __u64 now) {
   __u64 delta = now - s->out_ns;
   s->out_ns = 0;
   if ((__s64)delta < 0) return;
 
   __u32 idx = ((__u32)s->target * (max_classes + 1) + s->thread_class) * OFFCPU_REASONS + s->reason;
-  struct offcpu_hist *h = NULL;
+  struct offcpu_hist* h = NULL;
   if (s->target < hist_targets && s->thread_class <= max_classes && s->reason < OFFCPU_REASONS) {
     h = bpf_map_lookup_elem(&hists, &idx);
   }
@@ -410,7 +416,7 @@ static __always_inline void switch_in(struct offcpu_task *s, __u32 tgid, __u64 n
                                 .kern_stack = s->kern_stack,
                                 .target = s->target,
                                 .thread_class = s->thread_class};
-  struct offcpu_stack_value *v = bpf_map_lookup_elem(&stack_counts, &sk);
+  struct offcpu_stack_value* v = bpf_map_lookup_elem(&stack_counts, &sk);
   if (!v) {
     struct offcpu_stack_value first = {.total_ns = delta, .count = 1};
     long err = bpf_map_update_elem(&stack_counts, &sk, &first, BPF_NOEXIST);
@@ -427,7 +433,7 @@ static __always_inline void switch_in(struct offcpu_task *s, __u32 tgid, __u64 n
 }
 
 /* switch_out records that target task `prev` (current) leaves the CPU. */
-static __always_inline void switch_out(void *ctx, struct task_struct *prev, struct offcpu_task *s,
+static __always_inline void switch_out(void* ctx, struct task_struct* prev, struct offcpu_task* s,
                                        __u8 tbyte, bool preempt, __u32 state, __u64 now) {
   if (s->out_ns) {
     /* The switch-in that closed the last interval was never seen (the kernel
@@ -465,21 +471,32 @@ static __always_inline void on_fork(__u32 parent_tgid, __u32 child_tgid) {
   /* Untracked children would stay targets forever: when user space cannot be
    * told, leave the child to its next /proc scan. */
   if (bpf_map_update_elem(&forked, &child_tgid, &b, BPF_ANY)) return;
-  __u8 *w = bpf_map_lookup_elem(&target_table, &word);
+  __u8* w = bpf_map_lookup_elem(&target_table, &word);
   if (w) w[child_tgid & 7] = b;
+}
+
+/* on_exec: a process the kernel side adopted on fork that now runs another
+ * program stops being a target at once; user space's next scan adds it back
+ * if the new program matches a target too. */
+static __always_inline void on_exec(__u32 tgid) {
+  __u32 word = tgid >> 3;
+  if (word >= table_words || !target_byte(tgid)) return;
+  if (!bpf_map_lookup_elem(&forked, &tgid)) return;
+  __u8* w = bpf_map_lookup_elem(&target_table, &word);
+  if (w) w[tgid & 7] = 0;
 }
 
 /* ---- tp_btf flavour: task storage ---------------------------------------- */
 
 SEC("tp_btf/sched_switch")
-int BPF_PROG(offcpu_switch, bool preempt, struct task_struct *prev, struct task_struct *next) {
+int BPF_PROG(offcpu_switch, bool preempt, struct task_struct* prev, struct task_struct* next) {
   __u32 state = use_state_arg ? (__u32)ctx[3] : task_state(prev);
   __u64 now = 0;
 
   if (!(prev->flags & PF_KTHREAD)) {
     __u8 tbyte = target_byte(prev->tgid);
     if (tbyte) {
-      struct offcpu_task *s =
+      struct offcpu_task* s =
           bpf_task_storage_get(&task_slots, prev, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
       if (s) {
         now = now_ns(prev);
@@ -492,7 +509,7 @@ int BPF_PROG(offcpu_switch, bool preempt, struct task_struct *prev, struct task_
 
   __u32 next_tgid = next->tgid;
   if (target_byte(next_tgid)) {
-    struct offcpu_task *s = bpf_task_storage_get(&task_slots, next, 0, 0);
+    struct offcpu_task* s = bpf_task_storage_get(&task_slots, next, 0, 0);
     if (s && s->out_ns) {
       if (!now) now = now_ns(prev);
       if (now) switch_in(s, next_tgid, now);
@@ -502,15 +519,21 @@ int BPF_PROG(offcpu_switch, bool preempt, struct task_struct *prev, struct task_
 }
 
 SEC("tp_btf/sched_process_fork")
-int BPF_PROG(offcpu_fork, struct task_struct *parent, struct task_struct *child) {
+int BPF_PROG(offcpu_fork, struct task_struct* parent, struct task_struct* child) {
   on_fork(parent->tgid, child->tgid);
+  return 0;
+}
+
+SEC("tp_btf/sched_process_exec")
+int BPF_PROG(offcpu_exec, struct task_struct* p) {
+  on_exec(p->tgid);
   return 0;
 }
 
 /* ---- raw_tp flavour: tid-keyed LRU hash ------------------------------------ */
 
-static __always_inline struct offcpu_task *tid_slot(__u32 tid, bool create) {
-  struct offcpu_task *s = bpf_map_lookup_elem(&tid_slots, &tid);
+static __always_inline struct offcpu_task* tid_slot(__u32 tid, bool create) {
+  struct offcpu_task* s = bpf_map_lookup_elem(&tid_slots, &tid);
   if (s || !create) return s;
   struct offcpu_task fresh = {};
   bpf_map_update_elem(&tid_slots, &tid, &fresh, BPF_NOEXIST);
@@ -518,18 +541,18 @@ static __always_inline struct offcpu_task *tid_slot(__u32 tid, bool create) {
 }
 
 SEC("raw_tp/sched_switch")
-int offcpu_sw_raw(struct bpf_raw_tracepoint_args *ctx) {
+int offcpu_sw_raw(struct bpf_raw_tracepoint_args* ctx) {
   bool preempt = ctx->args[0];
   /* At sched_switch the previous task is still current. */
-  struct task_struct *prev = bpf_get_current_task_btf();
-  struct task_struct *next = (struct task_struct *)ctx->args[2];
+  struct task_struct* prev = bpf_get_current_task_btf();
+  struct task_struct* next = (struct task_struct*)ctx->args[2];
   __u32 state = use_state_arg ? (__u32)ctx->args[3] : task_state(prev);
   __u64 now = 0;
 
   if (!(prev->flags & PF_KTHREAD)) {
     __u8 tbyte = target_byte(prev->tgid);
     if (tbyte) {
-      struct offcpu_task *s = tid_slot(prev->pid, true);
+      struct offcpu_task* s = tid_slot(prev->pid, true);
       if (s) {
         now = now_ns(prev);
         if (now) switch_out(ctx, prev, s, tbyte, preempt, state, now);
@@ -541,7 +564,7 @@ int offcpu_sw_raw(struct bpf_raw_tracepoint_args *ctx) {
 
   __u32 next_tgid = BPF_CORE_READ(next, tgid);
   if (target_byte(next_tgid)) {
-    struct offcpu_task *s = tid_slot(BPF_CORE_READ(next, pid), false);
+    struct offcpu_task* s = tid_slot(BPF_CORE_READ(next, pid), false);
     if (s && s->out_ns) {
       if (!now) now = now_ns(prev);
       if (now) switch_in(s, next_tgid, now);
@@ -551,9 +574,15 @@ int offcpu_sw_raw(struct bpf_raw_tracepoint_args *ctx) {
 }
 
 SEC("raw_tp/sched_process_fork")
-int offcpu_fork_raw(struct bpf_raw_tracepoint_args *ctx) {
-  struct task_struct *parent = (struct task_struct *)ctx->args[0];
-  struct task_struct *child = (struct task_struct *)ctx->args[1];
+int offcpu_fork_raw(struct bpf_raw_tracepoint_args* ctx) {
+  struct task_struct* parent = (struct task_struct*)ctx->args[0];
+  struct task_struct* child = (struct task_struct*)ctx->args[1];
   on_fork(BPF_CORE_READ(parent, tgid), BPF_CORE_READ(child, tgid));
+  return 0;
+}
+
+SEC("raw_tp/sched_process_exec")
+int offcpu_exec_raw(struct bpf_raw_tracepoint_args* ctx) {
+  on_exec(BPF_CORE_READ((struct task_struct*)ctx->args[0], tgid));
   return 0;
 }

@@ -117,7 +117,8 @@ Result<ElfSymbols> ElfSymbols::Load(const std::string& path, const std::string& 
       }
       const char* name = elf_strptr(sym_elf, shdr.sh_link, sym.st_name);
       if (name == nullptr || *name == '\0') continue;
-      out.syms_.push_back({sym.st_value, sym.st_size, static_cast<std::uint32_t>(out.names_.size())});
+      out.syms_.push_back(
+          {sym.st_value, sym.st_size, static_cast<std::uint32_t>(out.names_.size())});
       out.names_.append(name);
       out.names_.push_back('\0');
     }

@@ -5,10 +5,10 @@
 
 #include <atomic>
 #include <cerrno>
-#include <cstddef>
 #include <cmath>
 #include <condition_variable>
 #include <cstdarg>
+#include <cstddef>
 #include <cstring>
 #include <fstream>
 #include <map>
@@ -20,8 +20,8 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
-#include "poolscope/probes/symbolizer.h"
 #include "mapped_array.h"
+#include "poolscope/probes/symbolizer.h"
 
 #if POOLSCOPE_HAVE_OFFCPU_BPF
 #include <bpf/bpf.h>
@@ -61,14 +61,14 @@ bool IsProbeFrame(const std::string& name) {
          name.starts_with("__traceiter_") || name.starts_with("trace_call_bpf");
 }
 
+#if POOLSCOPE_HAVE_OFFCPU_BPF
+
 std::uint32_t PidMax() {
   std::ifstream in("/proc/sys/kernel/pid_max");
   std::uint64_t v = 0;
   if (!(in >> v) || v == 0) v = 4194304;  // PID_MAX_LIMIT on 64-bit
   return static_cast<std::uint32_t>(std::min<std::uint64_t>(v, 4194304));
 }
-
-#if POOLSCOPE_HAVE_OFFCPU_BPF
 
 // libbpf's messages go to our debug log; the last warning is kept for the
 // one warning we print ourselves.
@@ -124,8 +124,8 @@ struct SkelDeleter {
 // Loaded is one attached instance of the programs and their maps.
 struct Loaded {
   std::unique_ptr<offcpu_bpf, SkelDeleter> skel;
-  MappedArray table;  // target_table: one byte per tgid
-  MappedArray hists;  // the histogram array
+  MappedArray table;               // target_table: one byte per tgid
+  MappedArray hists;               // the histogram array
   std::uint32_t classes = 0;       // max_classes as loaded
   std::uint32_t hist_targets = 0;  // target indexes the histograms have room for
   const char* mode = "";
@@ -138,9 +138,9 @@ std::string LoadFailure(const char* what, int err) {
   std::string detail = TakeLibbpfWarning();
   std::string reason;
   if (err == EPERM) {
-    reason = fmt::format(
-        "no BPF rights ({} failed: {}); run as root or grant CAP_BPF and CAP_PERFMON", what,
-        std::strerror(err));
+    reason =
+        fmt::format("no BPF rights ({} failed: {}); run as root or grant CAP_BPF and CAP_PERFMON",
+                    what, std::strerror(err));
   } else {
     reason = fmt::format("the kernel refused the probe ({} failed: {})", what, std::strerror(err));
   }
@@ -169,9 +169,10 @@ Result<std::unique_ptr<Loaded>> LoadOnce(const OffcpuOptions& opt, bool raw) {
   if (std::uint64_t{hist_targets} * (classes + 1) * OFFCPU_REASONS > kMaxHistograms) {
     classes = static_cast<std::uint32_t>(
         std::max<std::uint64_t>(1, kMaxHistograms / (hist_targets * OFFCPU_REASONS) - 1));
-    spdlog::warn("offcpu probe: {} targets x {} thread labels is too many histograms; keeping {} "
-                 "thread labels",
-                 hist_targets, opt.thread_labels, classes);
+    spdlog::warn(
+        "offcpu probe: {} targets x {} thread labels is too many histograms; keeping {} "
+        "thread labels",
+        hist_targets, opt.thread_labels, classes);
   }
   const std::uint32_t hist_entries = hist_targets * (classes + 1) * OFFCPU_REASONS;
   loaded->classes = classes;
@@ -197,6 +198,8 @@ Result<std::unique_ptr<Loaded>> LoadOnce(const OffcpuOptions& opt, bool raw) {
   bpf_program__set_autoload(s->progs.offcpu_fork, !raw);
   bpf_program__set_autoload(s->progs.offcpu_sw_raw, raw);
   bpf_program__set_autoload(s->progs.offcpu_fork_raw, raw);
+  bpf_program__set_autoload(s->progs.offcpu_exec, !raw);
+  bpf_program__set_autoload(s->progs.offcpu_exec_raw, raw);
 
   int err = offcpu_bpf__load(s);
   // libbpf parsed the kernel's BTF (megabytes); give the memory back.
@@ -209,8 +212,8 @@ Result<std::unique_ptr<Loaded>> LoadOnce(const OffcpuOptions& opt, bool raw) {
   if (err != 0) {
     return Error{ErrorCode::kUnavailable, LoadFailure("attaching to sched_switch", -err)};
   }
-  auto table = MappedArray::Map(bpf_map__fd(s->maps.target_table), std::size_t{words} * 8,
-                               "target table");
+  auto table =
+      MappedArray::Map(bpf_map__fd(s->maps.target_table), std::size_t{words} * 8, "target table");
   if (!table) return table.error();
   loaded->table = std::move(*table);
   auto hists = MappedArray::Map(bpf_map__fd(s->maps.hists),
@@ -246,7 +249,7 @@ struct Loaded {
 
 Result<std::unique_ptr<Loaded>> LoadProgram(const OffcpuOptions&) {
   return Error{ErrorCode::kUnavailable,
-               fmt::format("this build has no BPF program ({} when it was built)",
+               fmt::format("this build has no BPF program (when it was built: {})",
                            POOLSCOPE_OFFCPU_BUILD_GAP)};
 }
 
@@ -377,8 +380,8 @@ class OffcpuProbe::Impl {
 
   mutable std::mutex mu;  // guards everything below up to the thread
   std::unique_ptr<Loaded> loaded;
-  std::uint64_t generation = 0;  // bumped on every load
-  std::vector<std::string> labels;  // target index -> `process` label
+  std::uint64_t generation = 0;                             // bumped on every load
+  std::vector<std::string> labels;                          // target index -> `process` label
   std::unordered_map<std::uint32_t, std::uint8_t> current;  // tgid -> byte we wrote
   mutable std::unordered_map<std::uint16_t, std::string> class_names;
   std::string down_reason = "not started";
@@ -585,7 +588,8 @@ std::string OffcpuProbe::Impl::Fold(const std::vector<RawStack>& stacks) {
   return out;
 }
 
-OffcpuProbe::OffcpuProbe(OffcpuOptions options) : impl_(std::make_unique<Impl>(std::move(options))) {}
+OffcpuProbe::OffcpuProbe(OffcpuOptions options)
+    : impl_(std::make_unique<Impl>(std::move(options))) {}
 
 OffcpuProbe::~OffcpuProbe() { Stop(); }
 
@@ -593,7 +597,9 @@ Status OffcpuProbe::Start() {
   Status result = OkStatus();
   {
     std::lock_guard lock(impl_->mu);
-    if (impl_->started) return impl_->loaded ? OkStatus() : Status(Error{ErrorCode::kUnavailable, impl_->down_reason});
+    if (impl_->started)
+      return impl_->loaded ? OkStatus()
+                           : Status(Error{ErrorCode::kUnavailable, impl_->down_reason});
     impl_->started = true;
     impl_->stopping = false;
     result = impl_->TryLoadLocked();
@@ -687,8 +693,8 @@ std::uint32_t OffcpuProbe::switch_prog_id() const {
   std::lock_guard lock(impl_->mu);
   if (!impl_->loaded) return 0;
   const auto& progs = impl_->loaded->skel->progs;
-  bpf_program* p = std::strcmp(impl_->loaded->mode, "raw_tp") == 0 ? progs.offcpu_sw_raw
-                                                                   : progs.offcpu_switch;
+  bpf_program* p =
+      std::strcmp(impl_->loaded->mode, "raw_tp") == 0 ? progs.offcpu_sw_raw : progs.offcpu_switch;
   bpf_prog_info info{};
   std::uint32_t len = sizeof(info);
   if (bpf_obj_get_info_by_fd(bpf_program__fd(p), &info, &len) != 0) return 0;

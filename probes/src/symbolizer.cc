@@ -70,7 +70,7 @@ std::string Symbolizer::User(std::uint32_t tgid, std::uint64_t addr) {
   if (it == maps.begin()) return "[unknown]";
   --it;
   if (addr >= it->end) return "[unknown]";
-  if (it->path.empty()) return "[unknown]";  // anonymous executable memory (JIT)
+  if (it->path.empty()) return "[unknown]";      // anonymous executable memory (JIT)
   if (it->path.front() == '[') return it->path;  // [vdso], [vsyscall]
   const Binary& b = BinaryFor(tgid, *it);
   if (b.symbols) {

@@ -66,8 +66,8 @@ std::optional<TargetMatch> TargetResolver::MatchWith(std::uint32_t tgid, const s
       hit = static_cast<std::uint32_t>(t.pid) == tgid;
     } else if (!t.process.empty()) {
       // comm is truncated to 15 characters; compare a long name's prefix.
-      hit = (!comm.empty() && (comm == t.process ||
-                               (t.process.size() > kCommLen && comm == t.process.substr(0, kCommLen)))) ||
+      hit = (!comm.empty() && (comm == t.process || (t.process.size() > kCommLen &&
+                                                     comm == t.process.substr(0, kCommLen)))) ||
             (!exe_base.empty() && exe_base == t.process);
     }
     if (!hit) continue;
@@ -93,7 +93,8 @@ std::map<std::uint32_t, TargetMatch> TargetResolver::Scan() {
     if (!AllDigits(e->d_name)) continue;
     const auto tgid = static_cast<std::uint32_t>(std::strtoul(e->d_name, nullptr, 10));
     bool pid_target = false;
-    for (const auto& t : targets_) pid_target = pid_target || static_cast<std::uint32_t>(t.pid) == tgid;
+    for (const auto& t : targets_)
+      pid_target = pid_target || static_cast<std::uint32_t>(t.pid) == tgid;
     if (!any_name && !pid_target) continue;  // only pid targets: skip the reads
     std::string comm = ReadComm(tgid);
     if (comm.empty()) continue;

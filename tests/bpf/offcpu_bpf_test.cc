@@ -191,7 +191,8 @@ class OffcpuBpfTest : public ::testing::Test {
 
   void SetUp() override {
     if (std::string why = BpfUnavailable(); !why.empty()) GTEST_SKIP() << why;
-    ASSERT_TRUE(*start_) << "root with BTF, yet the probe did not load: " << start_->error().message;
+    ASSERT_TRUE(*start_) << "root with BTF, yet the probe did not load: "
+                         << start_->error().message;
   }
 
   // Run starts a child, makes it a target, lets it work and waits until it
@@ -272,6 +273,11 @@ TEST_F(OffcpuBpfTest, ForkedChildOfANamedTargetIsWatchedAtOnce) {
   auto [before, after] = Run(kChild, {"fork", "10", "5"}, kChildName);
   OffcpuSeries d = Delta(before, after, {"forked", "sleep"});
   EXPECT_GE(d.Count(), 10u) << Describe(after);
+}
+
+TEST_F(OffcpuBpfTest, ForkedChildThatExecsAnotherProgramIsDroppedAtOnce) {
+  auto [before, after] = Run(kChild, {"forkexec", "10", "20"}, kChildName);  // sleep 0.2
+  for (const auto& [key, s] : after) EXPECT_NE(key.first, "sleep") << Describe(after);
 }
 
 TEST_F(OffcpuBpfTest, FoldedStacksNameTheTestProgramsFunctions) {
@@ -365,9 +371,11 @@ probes:
   ASSERT_TRUE(agent.Start());
   Child child(kChild, {"sleep", "40", "10", "agent-3"});
   ASSERT_TRUE(child.Expect("ready"));
-  ASSERT_TRUE(testing::Eventually(5s, [&] { return agent.offcpu_probe()->target_processes() > 0; }));
+  ASSERT_TRUE(
+      testing::Eventually(5s, [&] { return agent.offcpu_probe()->target_processes() > 0; }));
   testing::HttpResult folded;
-  std::thread debug([&] { folded = testing::HttpGet(agent.http_port(), "/debug/offcpu?seconds=1"); });
+  std::thread debug(
+      [&] { folded = testing::HttpGet(agent.http_port(), "/debug/offcpu?seconds=1"); });
   std::this_thread::sleep_for(50ms);
   child.Go();
   ASSERT_TRUE(child.Expect("done"));
@@ -387,14 +395,14 @@ probes:
   EXPECT_THAT(metrics.body,
               HasSubstr("poolscope_offcpu_seconds_bucket{process=\"testchild\",thread=\"agent-#\","
                         "reason=\"sleep\",le=\"0.016777216\"}"));
-  EXPECT_TRUE(std::regex_search(metrics.body,
-                                std::regex(R"(poolscope_probe_events_total\{probe="offcpu"\} [1-9])")));
+  EXPECT_TRUE(std::regex_search(
+      metrics.body, std::regex(R"(poolscope_probe_events_total\{probe="offcpu"\} [1-9])")));
   // No interval is lost; a sampled stack may be (two stacks with one id).
   EXPECT_THAT(metrics.body, HasSubstr("poolscope_probe_dropped_total{probe=\"offcpu\"} "));
   const OffcpuDrops drops = agent.offcpu_probe()->Drops();
   EXPECT_EQ(drops.hist_full + drops.slot_failed + drops.stack_full, 0u)
-      << "hist_full " << drops.hist_full << ", slot_failed " << drops.slot_failed
-      << ", stack_full " << drops.stack_full;
+      << "hist_full " << drops.hist_full << ", slot_failed " << drops.slot_failed << ", stack_full "
+      << drops.stack_full;
 
   ASSERT_EQ(folded.status, 200) << folded.body;
   EXPECT_THAT(folded.body, HasSubstr("testchild;agent-#;"));

@@ -9,6 +9,7 @@
 //     net ROUNDS DELAY_MS   threads "recv-1" (recv) and "read-2" (read) block on TCP sockets
 //                           that "sender" writes to every DELAY_MS ms
 //     fork N MS             forks a child (no exec) whose thread "forked" naps N times
+//     forkexec N MS         forks a child that execs /bin/sleep for N * MS ms
 //
 // Protocol: prints "ready" once running, waits for one byte on stdin, runs
 // the workload, prints "done", then waits for stdin to close and exits 0.
@@ -166,11 +167,24 @@ int Fork(int n, long ms) {
   return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : 1;
 }
 
+int ForkExec(int n, long ms) {
+  const std::string seconds = std::to_string(static_cast<double>(n * ms) / 1000.0);
+  pid_t pid = fork();
+  if (pid < 0) return 1;
+  if (pid == 0) {
+    execl("/bin/sleep", "sleep", seconds.c_str(), static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  int status = 0;
+  waitpid(pid, &status, 0);
+  return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : 1;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   if (argc < 4) {
-    std::fprintf(stderr, "usage: %s sleep|lock|net|fork N MS [NAME]\n", argv[0]);
+    std::fprintf(stderr, "usage: %s sleep|lock|net|fork|forkexec N MS [NAME]\n", argv[0]);
     return 2;
   }
   const std::string mode = argv[1];
@@ -194,6 +208,8 @@ int main(int argc, char** argv) {
     rc = Net(n, ms);
   } else if (mode == "fork") {
     rc = Fork(n, ms);
+  } else if (mode == "forkexec") {
+    rc = ForkExec(n, ms);
   }
   if (rc != 0) return rc;
   Say("done");

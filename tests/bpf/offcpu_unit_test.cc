@@ -104,17 +104,16 @@ TEST(TargetResolverTest, MatchesByCommExecutableAndPid) {
   proc.Add(300, "python3", "/usr/bin/python3.11");
   proc.Add(400, "renamed", "/opt/app/bin/my-service-binary");
   proc.Add(500, "kworker/0:1", "");  // kernel thread: no exe
-  TargetResolver r({OffcpuTarget::Process("postgres"),
-                    OffcpuTarget::Process("my-service-binary", "svc"),
-                    OffcpuTarget::Pid(300),
-                    OffcpuTarget::Pid(999)},
-                   proc.root());
+  TargetResolver r(
+      {OffcpuTarget::Process("postgres"), OffcpuTarget::Process("my-service-binary", "svc"),
+       OffcpuTarget::Pid(300), OffcpuTarget::Pid(999)},
+      proc.root());
   auto m = r.Scan();
   ASSERT_EQ(m.size(), 4u);
   EXPECT_EQ(m[100].label, "postgres");
   EXPECT_TRUE(m[100].inherit);
   EXPECT_EQ(m[101].label, "postgres");
-  EXPECT_EQ(m[400].label, "svc");  // by executable base name
+  EXPECT_EQ(m[400].label, "svc");      // by executable base name
   EXPECT_EQ(m[300].label, "python3");  // a pid target is named after its process
   EXPECT_FALSE(m[300].inherit);
   EXPECT_EQ(m.count(200), 0u);

@@ -107,9 +107,8 @@ Agent::Agent(Config config)
     http_->Handle("/debug/pool", [this](const HttpRequest&) {
       return HttpResponse{200, DebugPoolJson(), "application/json"};
     });
-    http_->Handle("/debug/offcpu", [this](const HttpRequest& req) {
-      return DebugOffcpu(offcpu_.get(), req.query);
-    });
+    http_->Handle("/debug/offcpu",
+                  [this](const HttpRequest& req) { return DebugOffcpu(offcpu_.get(), req.query); });
   }
 }
 

@@ -43,10 +43,10 @@ namespace poolscope {
 struct OffcpuOptions {
   std::vector<OffcpuTarget> targets;
   Duration rescan_interval = std::chrono::seconds(3);  // /proc scan period
-  int thread_labels = 64;  // distinct `thread` values at most; the rest are "other"
-  bool stacks = false;     // allow CollectFolded (stack maps are sized only then)
-  double stack_probability = 0.05;                 // share of switch-outs sampled
-  Duration stack_min_duration = Duration::zero();  // shorter sampled intervals are ignored
+  int thread_labels = 64;           // distinct `thread` values at most; the rest are "other"
+  bool stacks = false;              // allow CollectFolded (stack maps are sized only then)
+  double stack_probability = 0.05;  // share of switch-outs sampled
+  Duration stack_min_duration = Duration::zero();      // shorter sampled intervals are ignored
   Duration retry_interval = std::chrono::seconds(60);  // load retry while down
   std::string proc_root = "/proc";                     // tests: a fake procfs
   bool force_raw_tp = false;      // use the raw_tp programs even where tp_btf works
