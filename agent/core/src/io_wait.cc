@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <string>
 
 namespace poolscope {
 
@@ -21,6 +22,15 @@ WaitResult WaitForFd(int fd, bool write, Clock::time_point deadline, const std::
     if (rc > 0) return WaitResult::kReady;  // POLLERR/POLLHUP: the caller's read sees it
     if (rc < 0 && errno != EINTR) return WaitResult::kError;
   }
+}
+
+Error WaitError(WaitResult w, const char* phase) {
+  if (w == WaitResult::kStopped) return Error(ErrorCode::kCancelled, "stopped");
+  if (w == WaitResult::kTimeout) {
+    return Error(ErrorCode::kTimeout,
+                 std::string("no answer while ") + phase + " before the deadline");
+  }
+  return Error(ErrorCode::kUnavailable, std::string("socket error while ") + phase);
 }
 
 }  // namespace poolscope

@@ -30,12 +30,8 @@ Status RedisProbe::Check(Clock::time_point deadline, std::stop_token stop) {
     return Error{code, std::move(msg)};
   };
   auto wait_failed = [&](WaitResult w, const char* phase) -> Status {
-    if (w == WaitResult::kStopped) return fail(ErrorCode::kCancelled, "stopped");
-    if (w == WaitResult::kTimeout) {
-      return fail(ErrorCode::kTimeout,
-                  fmt::format("no answer while {} before the deadline", phase));
-    }
-    return fail(ErrorCode::kUnavailable, fmt::format("socket error while {}", phase));
+    Error e = WaitError(w, phase);
+    return fail(e.code, std::move(e.message));
   };
   const std::string where = fmt::format("redis at {}:{}", host_, port_);
 

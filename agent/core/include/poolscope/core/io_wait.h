@@ -8,6 +8,8 @@
 #include <chrono>
 #include <stop_token>
 
+#include "poolscope/core/result.h"
+
 namespace poolscope {
 
 using Clock = std::chrono::steady_clock;
@@ -19,5 +21,9 @@ enum class WaitResult { kReady, kTimeout, kStopped, kError };
 // until it is ready, `deadline` passes or `stop` is requested. The stop
 // request is noticed within 50 ms.
 WaitResult WaitForFd(int fd, bool write, Clock::time_point deadline, const std::stop_token& stop);
+
+// WaitError describes a wait that did not end in kReady while doing `phase`
+// ("connecting", "waiting for PONG"): kCancelled, kTimeout or kUnavailable.
+Error WaitError(WaitResult w, const char* phase);
 
 }  // namespace poolscope
