@@ -6,8 +6,8 @@
 #include <cstdio>
 #include <thread>
 
-#include <CLI/CLI.hpp>
 #include <spdlog/spdlog.h>
+#include <CLI/CLI.hpp>
 
 #include "poolscope/cache/redis_l2.h"
 #include "poolscope/config/config.h"
@@ -18,8 +18,9 @@
 #include "poolscope/exporters/process_collector.h"
 
 int main(int argc, char** argv) {
-  CLI::App app{"poolscope-demo-workload: a product-catalog service that leaks, runs slow "
-               "queries and exhausts its pool now and then"};
+  CLI::App app{
+      "poolscope-demo-workload: a product-catalog service that leaks, runs slow "
+      "queries and exhausts its pool now and then"};
   std::string config_path;
   std::string listen = "127.0.0.1:0";
   int threads = 4;
@@ -95,9 +96,8 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "poolscope-demo-workload: --listen: %s\n", s.error().message.c_str());
     return 2;
   }
-  spdlog::info("demo workload: serving http://{}/metrics", poolscope::HostPort{address->host,
-                                                                              http.port()}
-                                                               .ToString());
+  spdlog::info("demo workload: serving http://{}/metrics",
+               poolscope::HostPort{address->host, http.port()}.ToString());
 
   poolscope::CatalogOptions options;
   options.threads = threads;

@@ -118,12 +118,12 @@ int main(int argc, char** argv) {
   for (int i = 0; i < stampede_threads; ++i) {
     threads.emplace_back([&] {
       while (!go) std::this_thread::yield();
-      auto r = stampede.Get("hot", [&](const std::string&)
-                                       -> poolscope::Result<std::optional<std::string>> {
-        ++loads;
-        std::this_thread::sleep_for(std::chrono::milliseconds(100));
-        return std::optional<std::string>("v");
-      });
+      auto r = stampede.Get(
+          "hot", [&](const std::string&) -> poolscope::Result<std::optional<std::string>> {
+            ++loads;
+            std::this_thread::sleep_for(std::chrono::milliseconds(100));
+            return std::optional<std::string>("v");
+          });
       if (!r) std::exit(1);
     });
   }

@@ -77,7 +77,8 @@ class CacheTest : public ::testing::Test {
       ++loads_;
       auto l = pool_->Acquire();
       if (!l) return Error(l.error().code, l.error().message);
-      auto r = l->QueryPrepared("SELECT name FROM cache_itest_products WHERE id = $1::bigint", {id});
+      auto r =
+          l->QueryPrepared("SELECT name FROM cache_itest_products WHERE id = $1::bigint", {id});
       if (!r) return r.error();
       if (r->empty()) return std::optional<std::string>();
       return std::optional<std::string>(std::string(r->Get(0, 0)));
@@ -107,13 +108,17 @@ TEST_F(CacheTest, HitsAndMissesPerLevelAndNegativeCaching) {
   EXPECT_EQ(loads_, 1);
   const std::string n = cfg.name;
   EXPECT_EQ(Counter(*book, "poolscope_cache_requests_total",
-                    {{"cache", n}, {"level", "l1"}, {"result", "hit"}}), 1);
+                    {{"cache", n}, {"level", "l1"}, {"result", "hit"}}),
+            1);
   EXPECT_EQ(Counter(*book, "poolscope_cache_requests_total",
-                    {{"cache", n}, {"level", "l1"}, {"result", "miss"}}), 2);
+                    {{"cache", n}, {"level", "l1"}, {"result", "miss"}}),
+            2);
   EXPECT_EQ(Counter(*book, "poolscope_cache_requests_total",
-                    {{"cache", n}, {"level", "l2"}, {"result", "hit"}}), 1);
+                    {{"cache", n}, {"level", "l2"}, {"result", "hit"}}),
+            1);
   EXPECT_EQ(Counter(*book, "poolscope_cache_requests_total",
-                    {{"cache", n}, {"level", "l2"}, {"result", "miss"}}), 1);
+                    {{"cache", n}, {"level", "l2"}, {"result", "miss"}}),
+            1);
   // Penetration: a missing id is loaded once and then served as absent.
   for (int i = 0; i < 5; ++i) {
     auto none = a.Get("100000", Loader());
@@ -126,7 +131,8 @@ TEST_F(CacheTest, HitsAndMissesPerLevelAndNegativeCaching) {
   EXPECT_FALSE(none->has_value());
   EXPECT_EQ(loads_, 2);
   EXPECT_EQ(Counter(*book, "poolscope_cache_requests_total",
-                    {{"cache", n}, {"level", "l2"}, {"result", "negative_hit"}}), 1);
+                    {{"cache", n}, {"level", "l2"}, {"result", "negative_hit"}}),
+            1);
   EXPECT_EQ(Counter(*book, "poolscope_cache_loads_total", {{"cache", n}, {"outcome", "absent"}}),
             1);
 }
@@ -137,7 +143,8 @@ TEST_F(CacheTest, GetManyBatchesTheMisses) {
   ASSERT_TRUE(c.Get("1", Loader()).ok());
   int batches = 0;
   std::size_t batch_size = 0;
-  auto batch = [&](const std::vector<std::string>& ids) -> Result<std::map<std::string, std::string>> {
+  auto batch =
+      [&](const std::vector<std::string>& ids) -> Result<std::map<std::string, std::string>> {
     ++batches;
     batch_size = ids.size();
     std::vector<std::int64_t> nums;
@@ -221,9 +228,9 @@ TEST_F(CacheTest, JitterSpreadsTheTtls) {
     std::string out;
     std::string key = "poolscope:" + cfg.name + ":" + std::to_string(i);
     auto addr = *ParseHostPort(Env("POOLSCOPE_TEST_REDIS"));
-    ::poolscope::testing::Run("redis-cli -h " + addr.host + " -p " + std::to_string(addr.port) +
-                                  " PTTL '" + key + "'",
-                              &out);
+    ::poolscope::testing::Run(
+        "redis-cli -h " + addr.host + " -p " + std::to_string(addr.port) + " PTTL '" + key + "'",
+        &out);
     ttls.push_back(std::stod(out) / 1000);
   }
   auto [lo, hi] = std::minmax_element(ttls.begin(), ttls.end());

@@ -114,26 +114,27 @@ ByteCache::ByteCache(CacheConfig config, std::shared_ptr<L2Store> l2,
   m_->load_ok = &b.Counter(loads, loads_help, {{"cache", n}, {"outcome", "ok"}});
   m_->load_absent = &b.Counter(loads, loads_help, {{"cache", n}, {"outcome", "absent"}});
   m_->load_error = &b.Counter(loads, loads_help, {{"cache", n}, {"outcome", "error"}});
-  m_->load_duration = &b.Histogram("poolscope_cache_load_duration_seconds",
-                                   "Time one loader call took (single or batched)",
-                                   {{"cache", n}}, LoadBuckets());
-  m_->coalesced = &b.Counter("poolscope_cache_coalesced_total",
-                             "Lookups that waited for another caller's load of the same key",
-                             {{"cache", n}});
-  m_->l2_errors = &b.Counter("poolscope_cache_l2_errors_total",
-                             "Redis operations that failed or were refused by the breaker",
-                             {{"cache", n}});
+  m_->load_duration =
+      &b.Histogram("poolscope_cache_load_duration_seconds",
+                   "Time one loader call took (single or batched)", {{"cache", n}}, LoadBuckets());
+  m_->coalesced =
+      &b.Counter("poolscope_cache_coalesced_total",
+                 "Lookups that waited for another caller's load of the same key", {{"cache", n}});
+  m_->l2_errors =
+      &b.Counter("poolscope_cache_l2_errors_total",
+                 "Redis operations that failed or were refused by the breaker", {{"cache", n}});
   for (EvictionCause c : {EvictionCause::kSize, EvictionCause::kExpired, EvictionCause::kIdle,
                           EvictionCause::kInvalidated}) {
     m_->evicted[static_cast<int>(c)] =
         &b.Counter("poolscope_cache_evictions_total", "L1 entries removed, by cause",
                    {{"cache", n}, {"level", "l1"}, {"cause", EvictionCauseName(c)}});
   }
-  b.GaugeFn("poolscope_cache_entries", "Entries held now", {{"cache", n}, {"level", "l1"}},
-            [this] { return static_cast<double>(l1_.entries()); }, this);
-  b.GaugeFn("poolscope_cache_bytes", "Bytes held now (keys, values, overhead)",
-            {{"cache", n}, {"level", "l1"}}, [this] { return static_cast<double>(l1_.bytes()); },
-            this);
+  b.GaugeFn(
+      "poolscope_cache_entries", "Entries held now", {{"cache", n}, {"level", "l1"}},
+      [this] { return static_cast<double>(l1_.entries()); }, this);
+  b.GaugeFn(
+      "poolscope_cache_bytes", "Bytes held now (keys, values, overhead)",
+      {{"cache", n}, {"level", "l1"}}, [this] { return static_cast<double>(l1_.bytes()); }, this);
   if (l2_) {
     const std::string self = m_->instance;
     l2_->Subscribe(
@@ -284,13 +285,16 @@ Result<std::optional<std::string>> ByteCache::Get(const std::string& key, const 
   }
   if (joined) return Await(joined);
   std::vector<Result<std::optional<std::string>>> out;
-  Lead({key}, [&](const std::vector<std::string>& ks) -> Result<std::map<std::string, std::string>> {
-    auto v = load(ks[0]);
-    if (!v) return v.error();
-    std::map<std::string, std::string> m;
-    if (v->has_value()) m.emplace(ks[0], std::move(**v));
-    return m;
-  }, &out);
+  Lead(
+      {key},
+      [&](const std::vector<std::string>& ks) -> Result<std::map<std::string, std::string>> {
+        auto v = load(ks[0]);
+        if (!v) return v.error();
+        std::map<std::string, std::string> m;
+        if (v->has_value()) m.emplace(ks[0], std::move(**v));
+        return m;
+      },
+      &out);
   return out[0];
 }
 

@@ -64,12 +64,10 @@ void RedisL2::Record(bool ok) {
       spdlog::info("redis l2 {}:{}: answering again; circuit breaker closed", options_.host,
                    options_.port);
     }
-  } else if (failures_.fetch_add(1) + 1 >= options_.breaker_failures ||
-             open_until_.load() != 0) {
+  } else if (failures_.fetch_add(1) + 1 >= options_.breaker_failures || open_until_.load() != 0) {
     const std::int64_t until =
-        SteadyNanos() + std::chrono::duration_cast<std::chrono::nanoseconds>(
-                            options_.breaker_cooldown)
-                            .count();
+        SteadyNanos() +
+        std::chrono::duration_cast<std::chrono::nanoseconds>(options_.breaker_cooldown).count();
     if (open_until_.exchange(until) == 0) {
       spdlog::warn("redis l2 {}:{}: {} failures in a row; circuit breaker open, retrying every {}",
                    options_.host, options_.port, failures_.load(),
@@ -119,8 +117,8 @@ Result<std::shared_ptr<RedisL2::Reply>> RedisL2::Command(const std::vector<std::
     lens.push_back(a.size());
   }
   auto reply = std::make_shared<Reply>();
-  reply->r.reset(static_cast<redisReply*>(redisCommandArgv(
-      conn->ctx.get(), static_cast<int>(args.size()), args.data(), lens.data())));
+  reply->r.reset(static_cast<redisReply*>(
+      redisCommandArgv(conn->ctx.get(), static_cast<int>(args.size()), args.data(), lens.data())));
   if (!reply->r) {
     std::string why = conn->ctx->errstr;
     Record(false);  // the connection is unusable now; drop it

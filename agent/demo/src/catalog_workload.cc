@@ -30,17 +30,16 @@ Status CatalogWorkload::Prepare() {
 }
 
 Result<std::optional<std::string>> CatalogWorkload::Lookup(std::int64_t id) {
-  return cache_.Get(std::to_string(id),
-                    [this](const std::string& key) -> Result<std::optional<std::string>> {
-                      auto lease = pool_.Acquire();
-                      if (!lease) return Error(lease.error().code, lease.error().message);
-                      auto r = lease->QueryPrepared(
-                          "SELECT name || ' ' || price FROM demo_products WHERE id = $1::bigint",
-                          {key});
-                      if (!r) return r.error();
-                      if (r->empty()) return std::optional<std::string>();
-                      return std::optional<std::string>(std::string(r->Get(0, 0)));
-                    });
+  return cache_.Get(
+      std::to_string(id), [this](const std::string& key) -> Result<std::optional<std::string>> {
+        auto lease = pool_.Acquire();
+        if (!lease) return Error(lease.error().code, lease.error().message);
+        auto r = lease->QueryPrepared(
+            "SELECT name || ' ' || price FROM demo_products WHERE id = $1::bigint", {key});
+        if (!r) return r.error();
+        if (r->empty()) return std::optional<std::string>();
+        return std::optional<std::string>(std::string(r->Get(0, 0)));
+      });
 }
 
 void CatalogWorkload::Reader(std::stop_token stop, unsigned seed) {

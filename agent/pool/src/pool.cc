@@ -739,8 +739,7 @@ Result<Lease, AcquireError> Pool::Acquire(SourceLocation site) {
 Result<Lease, AcquireError> Pool::Acquire(Duration timeout, SourceLocation site) {
   return core_->Acquire(Clock::time_point{}, timeout, site);
 }
-Result<Lease, AcquireError> Pool::AcquireUntil(Clock::time_point deadline,
-                                               SourceLocation site) {
+Result<Lease, AcquireError> Pool::AcquireUntil(Clock::time_point deadline, SourceLocation site) {
   return core_->Acquire(deadline, Duration::zero(), site);
 }
 

@@ -28,9 +28,9 @@
 #include <mutex>
 #include <random>
 #include <shared_mutex>
-#include "poolscope/core/source_location.h"
 #include <thread>
 #include <unordered_map>
+#include "poolscope/core/source_location.h"
 
 #include "poolscope/core/fast_clock.h"
 #include "poolscope/exporters/metrics_book.h"

@@ -43,13 +43,13 @@
 namespace poolscope {
 
 struct CacheConfig {
-  std::string name = "default";                       // the `cache` label; Redis key namespace
-  L1Options l1;                                        // entries, bytes, shards, idle, clock
-  Duration ttl = std::chrono::minutes(5);              // L2 time-to-live of a value
-  Duration l1_ttl = std::chrono::minutes(1);           // L1 time-to-live (at most ttl)
-  Duration negative_ttl = std::chrono::seconds(30);    // both levels, for "absent"
-  double jitter = 0.2;                                 // ± fraction of every TTL
-  Duration load_timeout = std::chrono::seconds(5);     // how long coalesced callers wait
+  std::string name = "default";                      // the `cache` label; Redis key namespace
+  L1Options l1;                                      // entries, bytes, shards, idle, clock
+  Duration ttl = std::chrono::minutes(5);            // L2 time-to-live of a value
+  Duration l1_ttl = std::chrono::minutes(1);         // L1 time-to-live (at most ttl)
+  Duration negative_ttl = std::chrono::seconds(30);  // both levels, for "absent"
+  double jitter = 0.2;                               // ± fraction of every TTL
+  Duration load_timeout = std::chrono::seconds(5);   // how long coalesced callers wait
 };
 
 // ValidateCacheConfig names the first bad knob, as its YAML key.

@@ -30,7 +30,7 @@ namespace poolscope {
 struct RedisL2Options {
   std::string host = "127.0.0.1";
   std::uint16_t port = 6379;
-  int pool_size = 4;                                     // connections kept at most
+  int pool_size = 4;  // connections kept at most
   Duration connect_timeout = std::chrono::milliseconds(500);
   Duration op_timeout = std::chrono::milliseconds(100);  // per command
   int breaker_failures = 5;                              // consecutive failures that open it
@@ -69,11 +69,11 @@ class RedisL2 final : public L2Store {
                      std::function<void()> on_resubscribed);
 
   const RedisL2Options options_;
-  std::mutex mu_;                              // guards idle_
-  std::vector<std::unique_ptr<Conn>> idle_;    // connections not in use
-  std::atomic<int> failures_{0};               // consecutive
-  std::atomic<std::int64_t> open_until_{0};    // steady ns; 0 = closed
-  std::atomic<bool> trial_{false};             // a half-open trial call is running
+  std::mutex mu_;                            // guards idle_
+  std::vector<std::unique_ptr<Conn>> idle_;  // connections not in use
+  std::atomic<int> failures_{0};             // consecutive
+  std::atomic<std::int64_t> open_until_{0};  // steady ns; 0 = closed
+  std::atomic<bool> trial_{false};           // a half-open trial call is running
   std::jthread subscriber_;
 };
 

@@ -67,7 +67,7 @@ class Agent {
   Config config_;
   std::shared_ptr<prometheus::Registry> registry_;
   std::shared_ptr<MetricsBook> book_;  // pool metrics (lock-free cells)
-  mutable std::mutex pools_mu_;                   // guards pools_ (filled by Start)
+  mutable std::mutex pools_mu_;        // guards pools_ (filled by Start)
   std::vector<std::unique_ptr<Pool>> pools_;
   std::unique_ptr<SamplerMetrics> sampler_metrics_;
   std::vector<std::unique_ptr<UpSampler>> samplers_;

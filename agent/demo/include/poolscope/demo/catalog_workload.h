@@ -27,12 +27,12 @@
 namespace poolscope {
 
 struct CatalogOptions {
-  int products = 10000;                               // rows in the table
-  int threads = 4;                                    // steady readers
-  Duration think_time = std::chrono::milliseconds(2);  // pause between a reader's lookups
+  int products = 10000;                                 // rows in the table
+  int threads = 4;                                      // steady readers
+  Duration think_time = std::chrono::milliseconds(2);   // pause between a reader's lookups
   Duration misbehave_every = std::chrono::seconds(15);  // one incident per period
-  Duration leak_hold = std::chrono::seconds(12);       // how long a "leaked" lease is held
-  Duration slow_query = std::chrono::seconds(2);       // how long the slow report runs
+  Duration leak_hold = std::chrono::seconds(12);        // how long a "leaked" lease is held
+  Duration slow_query = std::chrono::seconds(2);        // how long the slow report runs
 };
 
 // CatalogStats counts what the workload did.

@@ -24,9 +24,9 @@
 
 #include <cstdint>
 #include <memory>
-#include "poolscope/core/source_location.h"
 #include <string>
 #include <vector>
+#include "poolscope/core/source_location.h"
 
 #include "poolscope/core/duration.h"
 #include "poolscope/core/io_wait.h"
