@@ -14,8 +14,8 @@
 # A tracer is attached to the workload's pid before the workload starts
 # (the workload waits on a fifo, then execs perf, keeping its pid).
 #
-# Slowdown: median usecs/op against the median of `none`, timed with the
-# kernel's BPF statistics off. Cost per event: one more run per tracer with
+# Slowdown: the median over rounds of usecs/op against `none` in the same
+# round, timed with the kernel's BPF statistics off. Cost per event: one more run per tracer with
 # kernel.bpf_stats_enabled=1 (restored at exit): run_time_ns / run_cnt of the
 # tracer's sched_switch program from `bpftool prog show id N`, over the
 # workload's run only (every context switch on the machine counts, the
@@ -24,7 +24,7 @@
 # Progress goes to stderr; stdout gets name=value lines, the headline figures
 # last: ns_per_event= slowdown_pct= ratio_vs_offcputime= (histogram mode).
 #
-# Environment: OFFCPU_LOOPS (perf loops per run, 200000), OFFCPU_ROUNDS (5),
+# Environment: OFFCPU_LOOPS (perf loops per run, 200000), OFFCPU_ROUNDS (7),
 # OFFCPU_CPU (the CPU both threads run on, 1), OFFCPU_PROBABILITY (0.05).
 set -euo pipefail
 
@@ -35,7 +35,7 @@ set -euo pipefail
 TRACER=$1
 WORK=$2
 LOOPS=${OFFCPU_LOOPS:-200000}
-ROUNDS=${OFFCPU_ROUNDS:-5}
+ROUNDS=${OFFCPU_ROUNDS:-7}
 CPU=${OFFCPU_CPU:-1}
 PROBABILITY=${OFFCPU_PROBABILITY:-0.05}
 BPFTOOL=$(command -v bpftool || echo /usr/sbin/bpftool)
@@ -126,7 +126,7 @@ run() {
         hist | stacks)
             "$TRACER" --pid "$WPID" --mode "$mode" --probability "$PROBABILITY" >"$tout" 2>&1 &
             TPID=$!
-            wait_for "the poolscope tracer" 20 grep -q '^ready$\|^error=' "$tout"
+            wait_for "the poolscope tracer" 20 grep -qs '^ready$\|^error=' "$tout"
             grep -q '^error=' "$tout" && die "poolscope tracer: $(cat "$tout")"
             prog=$(sed -n 's/^prog_id=//p' "$tout")
             ;;
@@ -195,7 +195,11 @@ declare -A usecs ns slow
 for mode in hist stacks offcputime; do
     usecs[$mode]=$(median "$WORK/$mode.time")
     ns[$mode]=$(per_event "$WORK/$mode.cost")
-    slow[$mode]=$(awk -v a="${usecs[$mode]}" -v b="$none" 'BEGIN { printf "%.1f\n", (a / b - 1) * 100 }')
+    # Slowdown: the median over rounds of (mode / none in the same round), so
+    # that load drifting between rounds cancels out.
+    slow[$mode]=$(paste "$WORK/$mode.time" "$WORK/none.time" |
+        awk '{ print ($1 / $2 - 1) * 100 }' >"$WORK/$mode.slow" && median "$WORK/$mode.slow")
+    slow[$mode]=$(printf '%.1f' "${slow[$mode]}")
 done
 ratio=$(awk -v a="${ns[offcputime]}" -v b="${ns[hist]}" 'BEGIN { printf "%.1f\n", a / b }')
 

@@ -223,10 +223,12 @@ TEST_F(OffcpuBpfTest, SleepsShowUpAsSleepWithTheirCountAndLength) {
   EXPECT_GE(d.Count(), 20u) << Describe(after);
   EXPECT_LE(d.Count(), 21u) << Describe(after);
   EXPECT_GE(Ms(d.sum_ns), 200.0) << Describe(after);
-  EXPECT_LE(Ms(d.sum_ns), 400.0) << Describe(after);
-  // 10 ms is in (2^23 ns, 2^24 ns]: bucket 14; nothing can be shorter.
+  EXPECT_LE(Ms(d.sum_ns), 600.0) << Describe(after);  // wake-ups are late on a busy machine
+  // 10 ms is in (2^23 ns, 2^24 ns]: bucket 14; nothing can be shorter, and
+  // late wake-ups land in bucket 15 (a rare one even later).
   for (int b = 0; b < 14; ++b) EXPECT_EQ(d.buckets[b], 0u) << "bucket " << b;
-  EXPECT_GE(d.buckets[14], 18u);
+  EXPECT_GE(d.buckets[14], 10u);
+  EXPECT_GE(d.buckets[14] + d.buckets[15] + 2, d.Count());
 }
 
 TEST_F(OffcpuBpfTest, ContendedMutexShowsUpAsLock) {
