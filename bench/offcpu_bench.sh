@@ -14,28 +14,30 @@
 # A tracer is attached to the workload's pid before the workload starts
 # (the workload waits on a fifo, then execs perf, keeping its pid).
 #
-# Slowdown: the median over rounds of usecs/op against `none` in the same
-# round, timed with the kernel's BPF statistics off. Cost per event: one more run per tracer with
-# kernel.bpf_stats_enabled=1 (restored at exit): run_time_ns / run_cnt of the
-# tracer's sched_switch program from `bpftool prog show id N`, over the
-# workload's run only (every context switch on the machine counts, the
-# workload's are nearly all of them).
+# Slowdown: median CPU time per op (user + system of the workload's threads,
+# in which the BPF programs run; other processes on the CPU do not count)
+# against `none`, over interleaved rounds with the kernel's BPF statistics
+# off; the wall-clock slowdown is printed beside it.
+# Cost per event: one more run per tracer with kernel.bpf_stats_enabled=1
+# (restored at exit): run_time_ns / run_cnt of the tracer's sched_switch
+# program from `bpftool prog show id N`, over the workload's run only (every
+# context switch on the machine counts, the workload's are nearly all).
 #
 # Progress goes to stderr; stdout gets name=value lines, the headline figures
 # last: ns_per_event= slowdown_pct= ratio_vs_offcputime= (histogram mode).
 #
-# Environment: OFFCPU_LOOPS (perf loops per run, 200000), OFFCPU_ROUNDS (7),
+# Environment: OFFCPU_LOOPS (perf loops per run, 200000), OFFCPU_ROUNDS (9),
 # OFFCPU_CPU (the CPU both threads run on, 1), OFFCPU_PROBABILITY (0.05).
 set -euo pipefail
 
 [ "$#" -eq 2 ] || {
-    sed -n '2,27s/^# \{0,1\}//p' "${BASH_SOURCE[0]}" >&2
+    sed -n '2,29s/^# \{0,1\}//p' "${BASH_SOURCE[0]}" >&2
     exit 2
 }
 TRACER=$1
 WORK=$2
 LOOPS=${OFFCPU_LOOPS:-200000}
-ROUNDS=${OFFCPU_ROUNDS:-7}
+ROUNDS=${OFFCPU_ROUNDS:-9}
 CPU=${OFFCPU_CPU:-1}
 PROBABILITY=${OFFCPU_PROBABILITY:-0.05}
 BPFTOOL=$(command -v bpftool || echo /usr/sbin/bpftool)
@@ -111,9 +113,30 @@ wait_for() {
     done
 }
 
+# children_cpu: sets CHILDREN_US to the user + system CPU time of this
+# shell's reaped children so far, in microseconds (bash `times`, no fork).
+children_cpu() {
+    local _ u s
+    times >"$WORK/times"
+    { read -r _ && read -r u s; } <"$WORK/times"
+    CHILDREN_US=0
+    local t m sec whole frac
+    for t in "$u" "$s"; do # 1m2.345s
+        m=${t%%m*}
+        sec=${t#*m}
+        sec=${sec%s}
+        whole=${sec%.*}
+        frac=${sec#*.}000000
+        frac=${frac:0:6}
+        CHILDREN_US=$((CHILDREN_US + (10#$m * 60 + 10#$whole) * 1000000 + 10#$frac))
+    done
+}
+
 # run MODE ROUND time|cost: one workload run. "time" (BPF statistics off)
-# appends usecs/op to $WORK/MODE.time; "cost" (statistics on) appends the
-# tracer program's "run_time_ns run_cnt" over the run to $WORK/MODE.cost.
+# appends wall-clock usecs/op to $WORK/MODE.time and the workload's CPU
+# usecs/op (user + system of its threads, which the BPF programs run in) to
+# $WORK/MODE.cpu; "cost" (statistics on) appends the tracer program's
+# "run_time_ns run_cnt" over the run to $WORK/MODE.cost.
 run() {
     local mode=$1 round=$2 measure=$3 fifo=$WORK/go out=$WORK/$1.$2.perf tout=$WORK/$1.$2.tracer
     local prog='' before after
@@ -141,9 +164,13 @@ run() {
     esac
     before="0 0"
     [ -n "$prog" ] && before=$(prog_stats "$prog")
+    children_cpu
+    local cpu0=$CHILDREN_US
     echo go >"$fifo"
     wait "$WPID" || die "perf bench failed: $(cat "$out")"
     WPID=''
+    children_cpu
+    local cpu_us=$((CHILDREN_US - cpu0))
     after="0 0"
     [ -n "$prog" ] && after=$(prog_stats "$prog")
     if [ -n "$TPID" ]; then
@@ -157,8 +184,12 @@ run() {
     read -r t0 c0 <<<"$before"
     read -r t1 c1 <<<"$after"
     if [ "$measure" = time ]; then
+        local cpu_per_op
+        cpu_per_op=$(awk -v c="$cpu_us" -v n="$LOOPS" 'BEGIN { printf "%.4f\n", c / n }')
         echo "$usecs" >>"$WORK/$mode.time"
-        log "$(printf '%-10s round %s: %8s usecs/op' "$mode" "$round" "$usecs")"
+        echo "$cpu_per_op" >>"$WORK/$mode.cpu"
+        log "$(printf '%-10s round %s: %8s usecs/op, %s CPU usecs/op' "$mode" "$round" "$usecs" \
+            "$cpu_per_op")"
     else
         echo "$((t1 - t0)) $((c1 - c0))" >>"$WORK/$mode.cost"
         log "$(printf '%-10s cost run: %d events, %d ns/event' "$mode" $((c1 - c0)) \
@@ -167,11 +198,11 @@ run() {
 }
 
 log "perf bench sched pipe -T -l $LOOPS on CPU $CPU, $ROUNDS rounds of: ${MODES[*]}"
-for mode in "${MODES[@]}"; do rm -f "$WORK/$mode.time" "$WORK/$mode.cost"; done
+for mode in "${MODES[@]}"; do rm -f "$WORK/$mode".{time,cpu,cost}; done
 # Timing with the BPF statistics off (they add two clock reads per run).
 sysctl -q -w kernel.bpf_stats_enabled=0 >/dev/null
 run none warm-up time # unmeasured: page cache, CPU frequency
-rm -f "$WORK/none.time"
+rm -f "$WORK/none.time" "$WORK/none.cpu"
 for ((round = 1; round <= ROUNDS; round++)); do
     for mode in "${MODES[@]}"; do run "$mode" "$round" time; done
 done
@@ -191,26 +222,36 @@ per_event() {
 }
 
 none=$(median "$WORK/none.time")
-declare -A usecs ns slow
+none_cpu=$(median "$WORK/none.cpu")
+declare -A usecs cpu ns slow wall_slow
 for mode in hist stacks offcputime; do
     usecs[$mode]=$(median "$WORK/$mode.time")
+    cpu[$mode]=$(median "$WORK/$mode.cpu")
     ns[$mode]=$(per_event "$WORK/$mode.cost")
-    # Slowdown: the median over rounds of (mode / none in the same round), so
-    # that load drifting between rounds cancels out.
-    slow[$mode]=$(paste "$WORK/$mode.time" "$WORK/none.time" |
-        awk '{ print ($1 / $2 - 1) * 100 }' >"$WORK/$mode.slow" && median "$WORK/$mode.slow")
-    slow[$mode]=$(printf '%.1f' "${slow[$mode]}")
+    # Slowdown from CPU time: what the workload's own threads spent, so other
+    # processes on the CPU do not count; wall-clock beside it.
+    slow[$mode]=$(awk -v a="${cpu[$mode]}" -v b="$none_cpu" 'BEGIN { printf "%.1f\n", (a / b - 1) * 100 }')
+    wall_slow[$mode]=$(awk -v a="${usecs[$mode]}" -v b="$none" 'BEGIN { printf "%.1f\n", (a / b - 1) * 100 }')
 done
 ratio=$(awk -v a="${ns[offcputime]}" -v b="${ns[hist]}" 'BEGIN { printf "%.1f\n", a / b }')
 
 log "median usecs/op: none $none, hist ${usecs[hist]}, stacks ${usecs[stacks]}," \
     "offcputime ${usecs[offcputime]}"
+log "median CPU usecs/op: none $none_cpu, hist ${cpu[hist]}, stacks ${cpu[stacks]}," \
+    "offcputime ${cpu[offcputime]}"
 log "ns per event: hist ${ns[hist]}, stacks ${ns[stacks]}, offcputime ${ns[offcputime]}"
 cat <<EOF
 offcpu_none_usecs_per_op=$none
 offcpu_hist_usecs_per_op=${usecs[hist]}
 offcpu_stacks_usecs_per_op=${usecs[stacks]}
 offcpu_offcputime_usecs_per_op=${usecs[offcputime]}
+offcpu_none_cpu_usecs_per_op=$none_cpu
+offcpu_hist_cpu_usecs_per_op=${cpu[hist]}
+offcpu_stacks_cpu_usecs_per_op=${cpu[stacks]}
+offcpu_offcputime_cpu_usecs_per_op=${cpu[offcputime]}
+offcpu_hist_wall_slowdown_pct=${wall_slow[hist]}
+offcpu_stacks_wall_slowdown_pct=${wall_slow[stacks]}
+offcpu_offcputime_wall_slowdown_pct=${wall_slow[offcputime]}
 offcpu_stacks_ns_per_event=${ns[stacks]}
 offcpu_offcputime_ns_per_event=${ns[offcputime]}
 offcpu_stacks_slowdown_pct=${slow[stacks]}

@@ -530,6 +530,11 @@ int BPF_PROG(offcpu_exec, struct task_struct* p) {
   return 0;
 }
 
+/* offcpu_noop does nothing. The benchmark attaches it instead of the others
+ * to measure what any program on sched_switch costs (the floor). */
+SEC("tp_btf/sched_switch")
+int BPF_PROG(offcpu_noop) { return 0; }
+
 /* ---- raw_tp flavour: tid-keyed LRU hash ------------------------------------ */
 
 static __always_inline struct offcpu_task* tid_slot(__u32 tid, bool create) {

@@ -1,12 +1,14 @@
 // poolscope_bench_offcpu: runs the off-CPU probe on one process for
 // bench/offcpu_bench.sh, the way the agent would, until SIGINT/SIGTERM.
 //
-//   poolscope_bench_offcpu --pid N [--mode hist|stacks] [--probability P]
+//   poolscope_bench_offcpu --pid N [--mode hist|stacks|noop] [--probability P]
 //
 // Prints "prog_id=<id>" and "ready" on stdout once attached (or "error=..."
 // and exits 1), then at exit "events=" and "dropped=". In stacks mode stack
 // sampling runs the whole time (the agent samples only while a
 // /debug/offcpu collection runs), so the cost measured is the upper bound.
+// In noop mode a program that does nothing is attached instead: the floor
+// any program on sched_switch costs.
 #include <signal.h>
 
 #include <cstdio>
@@ -28,8 +30,9 @@ int main(int argc, char** argv) {
     if (flag == "--mode") mode = argv[i + 1];
     if (flag == "--probability") probability = std::atof(argv[i + 1]);
   }
-  if (pid <= 0 || (mode != "hist" && mode != "stacks")) {
-    std::fprintf(stderr, "usage: %s --pid N [--mode hist|stacks] [--probability P]\n", argv[0]);
+  if (pid <= 0 || (mode != "hist" && mode != "stacks" && mode != "noop")) {
+    std::fprintf(stderr, "usage: %s --pid N [--mode hist|stacks|noop] [--probability P]\n",
+                 argv[0]);
     return 2;
   }
   spdlog::set_level(spdlog::level::warn);
@@ -44,6 +47,7 @@ int main(int argc, char** argv) {
   poolscope::OffcpuOptions o;
   o.targets = {poolscope::OffcpuTarget::Pid(pid, "bench")};
   o.rescan_interval = std::chrono::seconds(3);
+  o.noop_baseline = mode == "noop";
   if (mode == "stacks") {
     o.stacks = true;
     o.stacks_always_on = true;

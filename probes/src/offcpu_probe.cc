@@ -693,8 +693,9 @@ std::uint32_t OffcpuProbe::switch_prog_id() const {
   std::lock_guard lock(impl_->mu);
   if (!impl_->loaded) return 0;
   const auto& progs = impl_->loaded->skel->progs;
-  bpf_program* p =
-      std::strcmp(impl_->loaded->mode, "raw_tp") == 0 ? progs.offcpu_sw_raw : progs.offcpu_switch;
+  bpf_program* p = progs.offcpu_switch;
+  if (std::strcmp(impl_->loaded->mode, "raw_tp") == 0) p = progs.offcpu_sw_raw;
+  if (std::strcmp(impl_->loaded->mode, "noop") == 0) p = progs.offcpu_noop;
   bpf_prog_info info{};
   std::uint32_t len = sizeof(info);
   if (bpf_obj_get_info_by_fd(bpf_program__fd(p), &info, &len) != 0) return 0;

@@ -51,6 +51,7 @@ struct OffcpuOptions {
   std::string proc_root = "/proc";                     // tests: a fake procfs
   bool force_raw_tp = false;      // use the raw_tp programs even where tp_btf works
   bool stacks_always_on = false;  // sample from the start, not only during a collection
+  bool noop_baseline = false;     // benchmark: attach a program that does nothing instead
 };
 
 // OffcpuSeries is one histogram: off-CPU intervals of one (process, thread
