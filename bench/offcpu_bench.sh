@@ -8,6 +8,8 @@
 # threads passing a token through a pipe; every hand-over is two context
 # switches), both threads pinned to one CPU:
 #   none        no probe
+#   noop        a BPF program that does nothing on sched_switch: the floor
+#               any program there costs (in a VM with retpolines, a lot)
 #   hist        poolscope, histograms only (what the agent always runs)
 #   stacks      poolscope, stack sampling on the whole time (probability 0.05)
 #   offcputime  libbpf-tools offcputime -p PID (full stacks on every switch)
@@ -31,7 +33,7 @@
 set -euo pipefail
 
 [ "$#" -eq 2 ] || {
-    sed -n '2,29s/^# \{0,1\}//p' "${BASH_SOURCE[0]}" >&2
+    sed -n '2,31s/^# \{0,1\}//p' "${BASH_SOURCE[0]}" >&2
     exit 2
 }
 TRACER=$1
@@ -42,7 +44,7 @@ CPU=${OFFCPU_CPU:-1}
 PROBABILITY=${OFFCPU_PROBABILITY:-0.05}
 BPFTOOL=$(command -v bpftool || echo /usr/sbin/bpftool)
 OFFCPUTIME=$(command -v offcputime || echo /usr/sbin/offcputime)
-MODES=(none hist stacks offcputime)
+MODES=(none noop hist stacks offcputime)
 
 log() { printf '[offcpu] %s\n' "$*" >&2; }
 die() {
@@ -146,7 +148,7 @@ run() {
         _ "$fifo" "$CPU" "$LOOPS" >"$out" 2>&1 &
     WPID=$!
     case $mode in
-        hist | stacks)
+        hist | stacks | noop)
             "$TRACER" --pid "$WPID" --mode "$mode" --probability "$PROBABILITY" >"$tout" 2>&1 &
             TPID=$!
             wait_for "the poolscope tracer" 20 grep -qs '^ready$\|^error=' "$tout"
@@ -208,7 +210,7 @@ for ((round = 1; round <= ROUNDS; round++)); do
 done
 # Cost per event with the statistics on, one run per tracer.
 sysctl -q -w kernel.bpf_stats_enabled=1 >/dev/null
-for mode in hist stacks offcputime; do run "$mode" cost cost; done
+for mode in noop hist stacks offcputime; do run "$mode" cost cost; done
 sysctl -q -w kernel.bpf_stats_enabled="$STATS_BEFORE" >/dev/null
 
 # median FILE: the median of FILE's numbers.
@@ -224,7 +226,7 @@ per_event() {
 none=$(median "$WORK/none.time")
 none_cpu=$(median "$WORK/none.cpu")
 declare -A usecs cpu ns slow wall_slow
-for mode in hist stacks offcputime; do
+for mode in noop hist stacks offcputime; do
     usecs[$mode]=$(median "$WORK/$mode.time")
     cpu[$mode]=$(median "$WORK/$mode.cpu")
     ns[$mode]=$(per_event "$WORK/$mode.cost")
@@ -234,26 +236,34 @@ for mode in hist stacks offcputime; do
     wall_slow[$mode]=$(awk -v a="${usecs[$mode]}" -v b="$none" 'BEGIN { printf "%.1f\n", (a / b - 1) * 100 }')
 done
 ratio=$(awk -v a="${ns[offcputime]}" -v b="${ns[hist]}" 'BEGIN { printf "%.1f\n", a / b }')
+over_noop=$(awk -v a="${cpu[hist]}" -v b="${cpu[noop]}" 'BEGIN { printf "%.1f\n", (a / b - 1) * 100 }')
 
-log "median usecs/op: none $none, hist ${usecs[hist]}, stacks ${usecs[stacks]}," \
-    "offcputime ${usecs[offcputime]}"
-log "median CPU usecs/op: none $none_cpu, hist ${cpu[hist]}, stacks ${cpu[stacks]}," \
-    "offcputime ${cpu[offcputime]}"
-log "ns per event: hist ${ns[hist]}, stacks ${ns[stacks]}, offcputime ${ns[offcputime]}"
+log "median usecs/op: none $none, noop ${usecs[noop]}, hist ${usecs[hist]}," \
+    "stacks ${usecs[stacks]}, offcputime ${usecs[offcputime]}"
+log "median CPU usecs/op: none $none_cpu, noop ${cpu[noop]}, hist ${cpu[hist]}," \
+    "stacks ${cpu[stacks]}, offcputime ${cpu[offcputime]}"
+log "ns per event: noop ${ns[noop]}, hist ${ns[hist]}, stacks ${ns[stacks]}," \
+    "offcputime ${ns[offcputime]}"
 cat <<EOF
 offcpu_none_usecs_per_op=$none
+offcpu_noop_usecs_per_op=${usecs[noop]}
 offcpu_hist_usecs_per_op=${usecs[hist]}
 offcpu_stacks_usecs_per_op=${usecs[stacks]}
 offcpu_offcputime_usecs_per_op=${usecs[offcputime]}
 offcpu_none_cpu_usecs_per_op=$none_cpu
+offcpu_noop_cpu_usecs_per_op=${cpu[noop]}
 offcpu_hist_cpu_usecs_per_op=${cpu[hist]}
 offcpu_stacks_cpu_usecs_per_op=${cpu[stacks]}
 offcpu_offcputime_cpu_usecs_per_op=${cpu[offcputime]}
+offcpu_noop_wall_slowdown_pct=${wall_slow[noop]}
 offcpu_hist_wall_slowdown_pct=${wall_slow[hist]}
 offcpu_stacks_wall_slowdown_pct=${wall_slow[stacks]}
 offcpu_offcputime_wall_slowdown_pct=${wall_slow[offcputime]}
+offcpu_noop_ns_per_event=${ns[noop]}
 offcpu_stacks_ns_per_event=${ns[stacks]}
 offcpu_offcputime_ns_per_event=${ns[offcputime]}
+offcpu_noop_slowdown_pct=${slow[noop]}
+offcpu_hist_slowdown_over_noop_pct=$over_noop
 offcpu_stacks_slowdown_pct=${slow[stacks]}
 offcpu_offcputime_slowdown_pct=${slow[offcputime]}
 ns_per_event=${ns[hist]}

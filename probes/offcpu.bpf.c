@@ -230,34 +230,49 @@ static __always_inline __u8 target_byte(__u32 tgid) {
   return w[tgid & 7];
 }
 
-static __always_inline __u32 log2_u32(__u32 v) {
-  __u32 r, shift;
-  r = (v > 0xFFFF) << 4;
-  v >>= r;
-  shift = (v > 0xFF) << 3;
-  v >>= shift;
-  r |= shift;
-  shift = (v > 0xF) << 2;
-  v >>= shift;
-  r |= shift;
-  shift = (v > 0x3) << 1;
-  v >>= shift;
-  r |= shift;
-  r |= (v >> 1);
-  return r;
-}
+/* opaque hides a value from the compiler, so arithmetic on 0/1 flags stays
+ * arithmetic instead of becoming branches (which the verifier would explore
+ * one by one). */
+#define opaque(x) asm volatile("" : "+r"(x))
 
 /* bucket_of maps an interval to its histogram bucket (see offcpu.h): bucket
- * k holds intervals of at most 2^(10+k) ns. A global function: its branches
- * are verified once, and its result is one bounded value to its caller
- * instead of one verifier state per bucket. */
-__noinline int bucket_of(__u64 ns) {
-  if (ns <= 1024) return 0;
-  __u64 v = ns - 1; /* bucket k: v in [2^(9+k), 2^(10+k) - 1] */
-  __u32 hi = v >> 32;
-  __u32 width = (hi ? log2_u32(hi) + 32 : log2_u32((__u32)v)) + 1;
-  __u32 k = width - 10;
-  return k < OFFCPU_FINITE_BUCKETS ? k : OFFCPU_FINITE_BUCKETS;
+ * k holds intervals of at most 2^(10+k) ns. No branch (so no verifier state
+ * per bucket, and nothing to mispredict): a binary search for the bit width
+ * done with arithmetic. */
+static __always_inline __u32 bucket_of(__u64 ns) {
+  /* v = ns - 1, at least 1023: bit width 10 (bucket 0) for ns <= 1024; an
+   * interval of 0 ns wraps to all ones, caught by `zero`. */
+  __u64 zero = ((ns | (0 - ns)) >> 63) ^ 1; /* ns == 0 */
+  opaque(zero);
+  __u64 v = ((ns - 1) & (zero - 1)) | 1023;
+  __u64 w = 0, t;
+  t = ((v >> 32) + 0xffffffffULL) >> 32; /* v >= 2^32 */
+  opaque(t);
+  v >>= t << 5;
+  w += t << 5;
+  t = ((v >> 16) + 0xffffULL) >> 16;
+  opaque(t);
+  v >>= t << 4;
+  w += t << 4;
+  t = ((v >> 8) + 0xffULL) >> 8;
+  opaque(t);
+  v >>= t << 3;
+  w += t << 3;
+  t = ((v >> 4) + 0xfULL) >> 4;
+  opaque(t);
+  v >>= t << 2;
+  w += t << 2;
+  t = ((v >> 2) + 0x3ULL) >> 2;
+  opaque(t);
+  v >>= t << 1;
+  w += t << 1;
+  t = v >> 1; /* v < 4 here */
+  v >>= t;
+  w += t + v;                             /* the bit width of v: 10..64 */
+  __s64 k = (__s64)w - 10;                /* 0..54 */
+  __s64 over = OFFCPU_FINITE_BUCKETS - k; /* negative past the last finite bucket */
+  k += (over >> 63) & over;               /* min(k, OFFCPU_FINITE_BUCKETS) */
+  return (__u32)k;
 }
 
 struct task_struct___pre514 {
@@ -333,11 +348,6 @@ static __always_inline __u8 reason_of(struct task_struct* prev, bool preempt, __
       return OFFCPU_REASON_OTHER;
   }
 }
-
-/* opaque hides a value from the compiler, so arithmetic on 0/1 flags stays
- * arithmetic instead of becoming branches (which the verifier would explore
- * one by one). */
-#define opaque(x) asm volatile("" : "+r"(x))
 
 /* assign_class returns the thread class id of the raw thread name (c0, c1),
  * handing out a new id for a name not seen before while ids last. A global

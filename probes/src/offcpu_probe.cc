@@ -154,7 +154,7 @@ Result<std::unique_ptr<Loaded>> LoadOnce(const OffcpuOptions& opt, bool raw) {
   TakeLibbpfWarning();
 
   auto loaded = std::make_unique<Loaded>();
-  loaded->mode = raw ? "raw_tp" : "tp_btf";
+  loaded->mode = opt.noop_baseline ? "noop" : raw ? "raw_tp" : "tp_btf";
   loaded->skel.reset(offcpu_bpf__open());
   if (!loaded->skel) {
     return Error{ErrorCode::kUnavailable, LoadFailure("opening the BPF object", errno)};
@@ -194,12 +194,16 @@ Result<std::unique_ptr<Loaded>> LoadOnce(const OffcpuOptions& opt, bool raw) {
   bpf_map__set_max_entries(s->maps.user_stacks, opt.stacks ? 16384 : 1);
   bpf_map__set_max_entries(s->maps.kern_stacks, opt.stacks ? 16384 : 1);
   bpf_map__set_max_entries(s->maps.stack_counts, opt.stacks ? 16384 : 1);
-  bpf_program__set_autoload(s->progs.offcpu_switch, !raw);
-  bpf_program__set_autoload(s->progs.offcpu_fork, !raw);
-  bpf_program__set_autoload(s->progs.offcpu_sw_raw, raw);
-  bpf_program__set_autoload(s->progs.offcpu_fork_raw, raw);
-  bpf_program__set_autoload(s->progs.offcpu_exec, !raw);
-  bpf_program__set_autoload(s->progs.offcpu_exec_raw, raw);
+  // Exactly one flavour (or the benchmark's no-op) is loaded and attached.
+  const bool btf = !raw && !opt.noop_baseline;
+  const bool rawtp = raw && !opt.noop_baseline;
+  bpf_program__set_autoload(s->progs.offcpu_switch, btf);
+  bpf_program__set_autoload(s->progs.offcpu_fork, btf);
+  bpf_program__set_autoload(s->progs.offcpu_exec, btf);
+  bpf_program__set_autoload(s->progs.offcpu_sw_raw, rawtp);
+  bpf_program__set_autoload(s->progs.offcpu_fork_raw, rawtp);
+  bpf_program__set_autoload(s->progs.offcpu_exec_raw, rawtp);
+  bpf_program__set_autoload(s->progs.offcpu_noop, opt.noop_baseline);
 
   int err = offcpu_bpf__load(s);
   // libbpf parsed the kernel's BTF (megabytes); give the memory back.
