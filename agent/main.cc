@@ -1,6 +1,7 @@
 // poolscope-agent: parse flags, load the config, run the Agent until SIGTERM
-// or SIGINT. Exit codes: 0 clean stop, 2 bad flags or configuration (or the
-// listen address unavailable), 1 anything else.
+// or SIGINT; SIGHUP reloads the config file (a bad one is refused with one
+// log line and the running config kept). Exit codes: 0 clean stop, 2 bad flags or configuration (or
+// the listen address unavailable), 1 anything else.
 #include <csignal>
 #include <cstdio>
 #include <string>
@@ -61,6 +62,7 @@ int main(int argc, char** argv) {
   sigemptyset(&stop_signals);
   sigaddset(&stop_signals, SIGTERM);
   sigaddset(&stop_signals, SIGINT);
+  sigaddset(&stop_signals, SIGHUP);
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
   std::signal(SIGPIPE, SIG_IGN);
 
@@ -71,7 +73,16 @@ int main(int argc, char** argv) {
     return kExitConfig;
   }
   int sig = 0;
-  sigwait(&stop_signals, &sig);
+  while (sigwait(&stop_signals, &sig) == 0 && sig == SIGHUP) {
+    auto next = poolscope::LoadConfigFile(config_path);
+    if (!next) {
+      spdlog::error("SIGHUP: configuration not reloaded, keeping the running one: {}",
+                    next.error().message);
+      continue;
+    }
+    spdlog::info("SIGHUP: reloading {}", config_path);
+    agent.Reload(std::move(*next));
+  }
   spdlog::info("received {}, stopping", sig == SIGTERM ? "SIGTERM" : "SIGINT");
   agent.Stop();
   spdlog::info("stopped");

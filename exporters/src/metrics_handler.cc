@@ -4,6 +4,8 @@
 
 #include <sstream>
 
+#include "poolscope/exporters/snapshot_collector.h"
+
 namespace poolscope {
 
 MetricsHandler::MetricsHandler(std::vector<std::shared_ptr<prometheus::Collectable>> sources)
@@ -17,7 +19,8 @@ std::string MetricsHandler::Render() const {
                     std::make_move_iterator(f.end()));
   }
   std::ostringstream out;
-  prometheus::TextSerializer().Serialize(out, families);
+  // Sources may share a family (the registry's and a sampler's): one block each.
+  prometheus::TextSerializer().Serialize(out, MergeFamilies(std::move(families)));
   return out.str();
 }
 

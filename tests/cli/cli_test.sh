@@ -129,7 +129,7 @@ if [ "$rc" -eq 0 ] && [ "$ms" -lt 2000 ]; then pass "SIGTERM: exit 0 in ${ms} ms
   fail "SIGTERM: exit $rc after ${ms} ms"; sed 's/^/    /' "$work/agent1.log"; fi
 if grep -q 'hunter2' "$work/agent1.log"; then fail "the password reached the log"; else
   pass "no password in the log"; fi
-if [ "$(grep -c 'pg_up target main: down' "$work/agent1.log")" -eq 1 ]; then
+if [ "$(grep -c 'pg target main: down' "$work/agent1.log")" -eq 1 ]; then
   pass "target down logged once"; else fail "target down not logged exactly once";
   sed 's/^/    /' "$work/agent1.log"; fi
 

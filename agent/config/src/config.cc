@@ -147,7 +147,7 @@ class Walker {
       }
     }
     if (auto targets = root["targets"]; targets && !targets.IsNull()) {
-      Keys(targets, "targets", {"postgres", "redis"});
+      Keys(targets, "targets", {"postgres", "redis", "pgbouncer"});
       if (auto pg = targets["postgres"]; pg && !pg.IsNull()) {
         List(pg, "targets.postgres", [&](const YAML::Node& n, const std::string& key) {
           cfg.postgres.push_back(Postgres(n, key));
@@ -156,6 +156,11 @@ class Walker {
       if (auto rd = targets["redis"]; rd && !rd.IsNull()) {
         List(rd, "targets.redis", [&](const YAML::Node& n, const std::string& key) {
           cfg.redis.push_back(Redis(n, key));
+        });
+      }
+      if (auto pb = targets["pgbouncer"]; pb && !pb.IsNull()) {
+        List(pb, "targets.pgbouncer", [&](const YAML::Node& n, const std::string& key) {
+          cfg.pgbouncer.push_back(PgBouncer(n, key));
         });
       }
     }
@@ -283,10 +288,9 @@ class Walker {
     if (!timeout_set && *timeout > *interval) *timeout = *interval;
   }
 
-  PostgresTarget Postgres(const YAML::Node& node, const std::string& key) {
-    Keys(node, key, {"name", "dsn", "dsn_env", "dsn_file", "interval", "timeout", "pool"});
-    PostgresTarget t;
-    t.name = Name(node, key);
+  // DsnFrom reads exactly one of dsn, dsn_env (a variable holding it) or
+  // dsn_file into `dsn`, and says where it came from in `source`.
+  void DsnFrom(const YAML::Node& node, const std::string& key, Dsn* dsn, std::string* source) {
     int sources = (node["dsn"] ? 1 : 0) + (node["dsn_env"] ? 1 : 0) + (node["dsn_file"] ? 1 : 0);
     if (sources != 1) {
       Fail(node, key, "give exactly one of dsn, dsn_env (a variable holding it) or dsn_file");
@@ -296,14 +300,14 @@ class Walker {
     if (auto d = node["dsn"]) {
       where = key + ".dsn";
       text = String(d, where);
-      t.dsn_source = "dsn";
+      *source = "dsn";
     } else if (auto e = node["dsn_env"]) {
       where = key + ".dsn_env";
       std::string var = String(e, where);
       const char* v = std::getenv(var.c_str());
       if (v == nullptr) Fail(e, where, fmt::format("environment variable {} is not set", var));
       text = v;
-      t.dsn_source = "dsn_env " + var;
+      *source = "dsn_env " + var;
     } else {
       auto f = node["dsn_file"];
       where = key + ".dsn_file";
@@ -316,16 +320,72 @@ class Walker {
       while (!text.empty() && (text.back() == '\n' || text.back() == '\r' || text.back() == ' ')) {
         text.pop_back();
       }
-      t.dsn_source = "dsn_file " + path;
+      *source = "dsn_file " + path;
     }
     std::string problem;
     if (!ValidateDsn(text, &problem)) {
       Fail(node[where.substr(where.rfind('.') + 1)], where,
            "invalid connection string: " + problem);
     }
-    t.dsn = Dsn(std::move(text));
+    *dsn = Dsn(std::move(text));
+  }
+
+  int Count(const YAML::Node& node, const std::string& key, int lo, int hi) {
+    int n = Int(node, key);
+    if (n < lo || n > hi) Fail(node, key, fmt::format("must be from {} to {}", lo, hi));
+    return n;
+  }
+
+  PgBouncerTarget PgBouncer(const YAML::Node& node, const std::string& key) {
+    Keys(node, key,
+         {"name", "dsn", "dsn_env", "dsn_file", "interval", "timeout", "database_labels"});
+    PgBouncerTarget t;
+    t.name = Name(node, key);
+    DsnFrom(node, key, &t.dsn, &t.dsn_source);
+    Timing(node, key, &t.interval, &t.timeout);
+    if (auto v = node["database_labels"]) {
+      t.database_labels = Count(v, key + ".database_labels", 1, 1000);
+    }
+    return t;
+  }
+
+  PostgresTarget Postgres(const YAML::Node& node, const std::string& key) {
+    Keys(node, key,
+         {"name", "dsn", "dsn_env", "dsn_file", "interval", "timeout", "pool", "canary",
+          "long_query_threshold", "application_labels", "statements_top"});
+    PostgresTarget t;
+    t.name = Name(node, key);
+    DsnFrom(node, key, &t.dsn, &t.dsn_source);
     Timing(node, key, &t.interval, &t.timeout);
     t.pool.name = t.name;
+    if (auto v = node["long_query_threshold"]) {
+      t.long_query_threshold = Dur(v, key + ".long_query_threshold");
+      if (t.long_query_threshold <= Duration::zero()) {
+        Fail(v, key + ".long_query_threshold", "must be more than 0");
+      }
+    }
+    if (auto v = node["application_labels"]) {
+      t.application_labels = Count(v, key + ".application_labels", 1, 1000);
+    }
+    if (auto v = node["statements_top"]) {
+      t.statements_top = Count(v, key + ".statements_top", 0, 1000);
+    }
+    if (auto c = node["canary"]; c && !c.IsNull()) {
+      const std::string ck = key + ".canary";
+      Keys(c, ck, {"enabled", "query", "interval"});
+      if (auto v = c["enabled"]) t.canary.enabled = Bool(v, ck + ".enabled");
+      if (auto v = c["query"]) {
+        t.canary.query = String(v, ck + ".query");
+        if (t.canary.query.empty()) Fail(v, ck + ".query", "must not be empty");
+      }
+      if (auto v = c["interval"]) {
+        t.canary.interval = Dur(v, ck + ".interval");
+        if (t.canary.interval < std::chrono::milliseconds(100)) {
+          Fail(v, ck + ".interval", "must be at least 100ms");
+        }
+      }
+    }
+    if (t.canary.interval == Duration::zero()) t.canary.interval = t.interval;
     if (auto p = node["pool"]; p && !p.IsNull()) Pool(p, key + ".pool", &t.pool);
     if (Status s = ValidatePoolConfig(t.pool); !s) {
       // The message starts with the knob's name: point at that key if given.

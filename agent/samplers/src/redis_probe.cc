@@ -4,9 +4,13 @@
 #include <sys/socket.h>
 
 #include <cerrno>
+#include <cmath>
 #include <cstring>
 
 #include <fmt/format.h>
+
+#include "poolscope/exporters/snapshot_collector.h"
+#include "poolscope/samplers/redis_info.h"
 
 namespace poolscope {
 
@@ -20,13 +24,57 @@ struct RedisProbe::Conn {
   std::unique_ptr<redisContext, Free> ctx;
 };
 
-RedisProbe::RedisProbe(std::string host, std::uint16_t port)
-    : host_(std::move(host)), port_(port) {}
+namespace {
+
+// Publish turns an INFO reply into the contract's families.
+std::vector<prometheus::MetricFamily> InfoFamilies(const std::string& target,
+                                                   const RedisInfo& info) {
+  FamilyBuilder f;
+  const LabelPairs t{{"target", target}};
+  auto gauge = [&](const char* name, const char* help, const char* field) {
+    double v = info.Number(field);
+    if (!std::isnan(v)) f.Gauge(name, help, t, v);
+  };
+  auto counter = [&](const char* name, const char* help, const char* field) {
+    double v = info.Number(field);
+    if (!std::isnan(v)) f.Counter(name, help, t, v);
+  };
+  counter("poolscope_redis_keyspace_hits_total", "Key lookups that found the key (INFO stats)",
+          "keyspace_hits");
+  counter("poolscope_redis_keyspace_misses_total", "Key lookups that missed (INFO stats)",
+          "keyspace_misses");
+  counter("poolscope_redis_evicted_keys_total", "Keys evicted for maxmemory (INFO stats)",
+          "evicted_keys");
+  counter("poolscope_redis_expired_keys_total", "Keys removed because their TTL ran out",
+          "expired_keys");
+  counter("poolscope_redis_commands_processed_total", "Commands the server processed",
+          "total_commands_processed");
+  counter("poolscope_redis_rejected_connections_total",
+          "Connections refused because maxclients was reached", "rejected_connections");
+  gauge("poolscope_redis_connected_clients", "Client connections open now", "connected_clients");
+  gauge("poolscope_redis_blocked_clients", "Clients blocked in BLPOP and the like",
+        "blocked_clients");
+  gauge("poolscope_redis_max_clients", "The server's maxclients", "maxclients");
+  gauge("poolscope_redis_memory_used_bytes", "Memory the server's allocator holds (used_memory)",
+        "used_memory");
+  gauge("poolscope_redis_memory_max_bytes", "The server's maxmemory (0: no limit)", "maxmemory");
+  for (const auto& [db, ks] : info.keyspace) {
+    f.Gauge("poolscope_redis_keys", "Keys per database", {{"target", target}, {"db", db}}, ks.keys);
+  }
+  return f.Take();
+}
+
+}  // namespace
+
+RedisProbe::RedisProbe(std::string host, std::uint16_t port, RedisViewOptions view)
+    : host_(std::move(host)), port_(port), view_(std::move(view)) {}
 RedisProbe::~RedisProbe() = default;
 
 Status RedisProbe::Check(Clock::time_point deadline, std::stop_token stop) {
+  const char* command = view_.sink ? "INFO" : "PING";
   auto fail = [&](ErrorCode code, std::string msg) -> Status {
     conn_.reset();
+    if (view_.sink) view_.sink->Clear("redis/" + view_.target);
     return Error{code, std::move(msg)};
   };
   auto wait_failed = [&](WaitResult w, const char* phase) -> Status {
@@ -52,7 +100,7 @@ Status RedisProbe::Check(Clock::time_point deadline, std::stop_token stop) {
   }
 
   redisContext* c = conn_->ctx.get();
-  if (redisAppendCommand(c, "PING") != REDIS_OK) {
+  if (redisAppendCommand(c, command) != REDIS_OK) {
     return fail(ErrorCode::kUnavailable, fmt::format("{}: {}", where, c->errstr));
   }
   int done = 0;
@@ -62,7 +110,8 @@ Status RedisProbe::Check(Clock::time_point deadline, std::stop_token stop) {
     }
     if (!done) {
       WaitResult w = WaitForFd(c->fd, true, deadline, stop);
-      if (w != WaitResult::kReady) return wait_failed(w, "sending PING");
+      if (w != WaitResult::kReady)
+        return wait_failed(w, view_.sink ? "sending INFO" : "sending PING");
     }
   }
   void* raw = nullptr;
@@ -72,7 +121,9 @@ Status RedisProbe::Check(Clock::time_point deadline, std::stop_token stop) {
     }
     if (raw != nullptr) break;
     WaitResult w = WaitForFd(c->fd, false, deadline, stop);
-    if (w != WaitResult::kReady) return wait_failed(w, "waiting for PONG");
+    if (w != WaitResult::kReady) {
+      return wait_failed(w, view_.sink ? "waiting for the INFO reply" : "waiting for PONG");
+    }
     if (redisBufferRead(c) != REDIS_OK) {
       return fail(ErrorCode::kUnavailable, fmt::format("{}: {}", where, c->errstr));
     }
@@ -82,8 +133,16 @@ Status RedisProbe::Check(Clock::time_point deadline, std::stop_token stop) {
   if (r->type == REDIS_REPLY_ERROR) {
     // e.g. NOAUTH or LOADING: the server is there but cannot serve.
     std::string msg(r->str, r->len);
-    return fail(ErrorCode::kUnavailable, fmt::format("{} answered PING with an error: {}", where,
-                                                     msg.substr(0, msg.find(' '))));
+    return fail(ErrorCode::kUnavailable, fmt::format("{} answered {} with an error: {}", where,
+                                                     command, msg.substr(0, msg.find(' '))));
+  }
+  if (view_.sink) {
+    if (r->type != REDIS_REPLY_STRING) {
+      return fail(ErrorCode::kUnavailable, fmt::format("{} answered INFO with no text", where));
+    }
+    view_.sink->Publish(
+        "redis/" + view_.target,
+        InfoFamilies(view_.target, ParseRedisInfo(std::string_view(r->str, r->len))));
   }
   return OkStatus();
 }

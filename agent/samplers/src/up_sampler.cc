@@ -16,6 +16,11 @@ SamplerMetrics::SamplerMetrics(prometheus::Registry& registry)
                    .Name("poolscope_redis_up")
                    .Help("1 when the Redis target answered its last check in time, else 0")
                    .Register(registry)),
+      pgbouncer_up(prometheus::BuildGauge()
+                       .Name("poolscope_pgbouncer_up")
+                       .Help("1 when the PgBouncer target's admin console answered its last "
+                             "check in time, else 0")
+                       .Register(registry)),
       success(prometheus::BuildGauge()
                   .Name("poolscope_sampler_success")
                   .Help("1 when the sampler's last run succeeded, else 0")
@@ -39,7 +44,7 @@ const prometheus::Histogram::BucketBoundaries& DurationBuckets() {
 
 }  // namespace
 
-UpSampler::UpSampler(UpSamplerOptions options, std::unique_ptr<Probe> probe, prometheus::Gauge& up,
+UpSampler::UpSampler(UpSamplerOptions options, std::unique_ptr<Probe> probe, prometheus::Gauge* up,
                      SamplerMetrics& metrics)
     : options_(std::move(options)),
       probe_(std::move(probe)),
@@ -68,8 +73,13 @@ bool UpSampler::RunOnce(std::stop_token stop) {
   if (!s && s.error().code == ErrorCode::kCancelled) return false;
   const auto took = Clock::now() - start;
   duration_.Observe(ToSeconds(took));
+  ok_.store(static_cast<bool>(s), std::memory_order_relaxed);
+  {
+    std::lock_guard lock(error_mu_);
+    last_error_ = s ? std::string() : s.error().message;
+  }
   if (s) {
-    up_.Set(1);
+    if (up_ != nullptr) up_->Set(1);
     success_.Set(1);
     if (state_ == State::kDown) {
       spdlog::info("{} target {}: up again after {:.1f}s down", options_.sampler, options_.target,
@@ -79,7 +89,7 @@ bool UpSampler::RunOnce(std::stop_token stop) {
     }
     state_ = State::kUp;
   } else {
-    up_.Set(0);
+    if (up_ != nullptr) up_->Set(0);
     success_.Set(0);
     errors_.Increment();
     if (state_ != State::kDown) {
@@ -91,6 +101,17 @@ bool UpSampler::RunOnce(std::stop_token stop) {
     state_ = State::kDown;
   }
   return true;
+}
+
+void UpSampler::RemoveMetrics(SamplerMetrics& metrics) {
+  metrics.success.Remove(&success_);
+  metrics.duration.Remove(&duration_);
+  metrics.errors.Remove(&errors_);
+}
+
+std::string UpSampler::last_error() const {
+  std::lock_guard lock(error_mu_);
+  return last_error_;
 }
 
 void UpSampler::Loop(const std::stop_token& stop) {

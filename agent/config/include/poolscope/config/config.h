@@ -14,10 +14,15 @@
 //         pool:                # the embedded pool's knobs (see PoolConfig)
 //           max_size: 2
 //           leak_threshold: 30s
+//         canary: { query: "SELECT 1", interval: 5s }
+//         long_query_threshold: 5s
 //     redis:
 //       - name: cache
 //         address: 127.0.0.1:6379
 //         interval: 5s
+//     pgbouncer:
+//       - name: bouncer
+//         dsn: "host=127.0.0.1 port=6432 dbname=pgbouncer user=stats"
 //
 // Loading is strict: unknown keys, wrong types and bad values are errors
 // whose message names the file, line, column and key.
@@ -50,6 +55,14 @@ struct LogConfig {
   LogFormat format = LogFormat::kText;
 };
 
+// CanaryConfig is a PostgreSQL target's canary: acquire a connection from
+// the embedded pool, run `query`, every `interval`.
+struct CanaryConfig {
+  bool enabled = true;
+  std::string query = "SELECT 1";
+  Duration interval = Duration::zero();  // zero: the target's interval
+};
+
 // PostgresTarget is one PostgreSQL server the agent watches.
 struct PostgresTarget {
   std::string name;
@@ -58,6 +71,10 @@ struct PostgresTarget {
   Duration interval = std::chrono::seconds(5);  // between checks
   Duration timeout = std::chrono::seconds(3);   // hard bound on one check
   PoolConfig pool = AgentPoolDefaults();        // the embedded pool (`pool:`)
+  CanaryConfig canary;
+  Duration long_query_threshold = std::chrono::seconds(5);  // server view: "long-running"
+  int application_labels = 20;                              // distinct `application` label values
+  int statements_top = 20;                                  // pg_stat_statements top N (0: off)
 
   // AgentPoolDefaults is the embedded pool's configuration when `pool:` says
   // nothing: small, and named after the agent in pg_stat_activity.
@@ -70,6 +87,17 @@ struct RedisTarget {
   HostPort address;
   Duration interval = std::chrono::seconds(5);
   Duration timeout = std::chrono::seconds(3);
+};
+
+// PgBouncerTarget is one PgBouncer the agent watches through its admin
+// console (a DSN with dbname=pgbouncer and an admin_users/stats_users user).
+struct PgBouncerTarget {
+  std::string name;
+  Dsn dsn;
+  std::string dsn_source;
+  Duration interval = std::chrono::seconds(5);
+  Duration timeout = std::chrono::seconds(3);
+  int database_labels = 50;  // distinct `database` label values
 };
 
 // CacheSpec is one two-level cache a service (or the demo) builds from the
@@ -111,6 +139,7 @@ struct Config {
   LogConfig log;
   std::vector<PostgresTarget> postgres;
   std::vector<RedisTarget> redis;
+  std::vector<PgBouncerTarget> pgbouncer;
   std::vector<CacheSpec> caches;
   ProbesConfig probes;
 

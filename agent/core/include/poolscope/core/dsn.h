@@ -30,6 +30,8 @@ class Dsn {
 
   bool empty() const { return text_.empty(); }
 
+  bool operator==(const Dsn&) const = default;
+
  private:
   std::string text_;
 };

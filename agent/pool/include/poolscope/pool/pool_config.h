@@ -65,6 +65,8 @@ struct PoolConfig {
   // statement_labels caps the distinct `statement` label values; the rest
   // are counted under `other`.
   int statement_labels = 50;
+
+  bool operator==(const PoolConfig&) const = default;
 };
 
 // ValidatePoolConfig returns an error naming the first bad knob (as its YAML

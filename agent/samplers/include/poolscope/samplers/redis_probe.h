@@ -1,5 +1,8 @@
-// RedisProbe checks a Redis server with PING over one kept-open connection,
-// non-blocking and bounded by the check's deadline.
+// RedisProbe samples a Redis server over one kept-open connection,
+// non-blocking and bounded by the run's deadline. Without a sink it checks
+// the server with PING; with one it sends INFO and publishes the contract's
+// `poolscope_redis_*` families (keyspace hits and misses, evictions,
+// clients, memory, keys per database). A failed run clears what it published.
 //
 // Thread-safety: not thread-safe; owned by one sampler.
 #pragma once
@@ -12,9 +15,17 @@
 
 namespace poolscope {
 
+class SnapshotCollector;
+
+// RedisViewOptions say where RedisProbe publishes what INFO reports.
+struct RedisViewOptions {
+  std::string target;                       // the `target` label
+  std::shared_ptr<SnapshotCollector> sink;  // null: PING only
+};
+
 class RedisProbe final : public Probe {
  public:
-  RedisProbe(std::string host, std::uint16_t port);
+  RedisProbe(std::string host, std::uint16_t port, RedisViewOptions view = {});
   ~RedisProbe() override;
   RedisProbe(const RedisProbe&) = delete;
   RedisProbe& operator=(const RedisProbe&) = delete;
@@ -25,6 +36,7 @@ class RedisProbe final : public Probe {
   struct Conn;
   std::string host_;
   std::uint16_t port_;
+  RedisViewOptions view_;
   std::unique_ptr<Conn> conn_;  // null until connected, reset when broken
 };
 
