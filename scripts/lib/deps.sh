@@ -104,5 +104,11 @@ poolscope_build() {
     fi
     build=$(ps_abs "$build")
     cmake -S "$PS_REPO_ROOT" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo "$@"
-    cmake --build "$build" -j"$(nproc)"
+    # PS_BUILD_TARGETS (space-separated) builds only those targets.
+    local -a targets=()
+    if [ -n "${PS_BUILD_TARGETS:-}" ]; then
+        read -r -a targets <<<"$PS_BUILD_TARGETS"
+        targets=(--target "${targets[@]}")
+    fi
+    cmake --build "$build" -j"$(nproc)" "${targets[@]}"
 }

@@ -56,6 +56,7 @@ TEST(CatalogWorkloadTest, ServesLookupsAndMisbehavesOnSchedule) {
   opt.misbehave_every = 400ms;
   opt.leak_hold = 500ms;
   opt.slow_query = 400ms;
+  opt.burst_hold = 500ms;
   CatalogWorkload w(opt, **pool, cache);
   ASSERT_TRUE(w.Prepare().ok());
   auto found = w.Lookup(1);
@@ -72,6 +73,8 @@ TEST(CatalogWorkloadTest, ServesLookupsAndMisbehavesOnSchedule) {
   EXPECT_GT(w.stats().found, 0u);
   EXPECT_GT(w.stats().absent, 0u);
   EXPECT_GE(w.stats().incidents, 3u);
+  EXPECT_GT(w.stats().batches, 0u) << "batched lookups (GetMany, WHERE id = ANY($1))";
+  EXPECT_GT(w.stats().writes, 0u) << "price updates that invalidate the cache";
   EXPECT_GE(Family(*book, "poolscope_slow_queries_total", "pool", "catalog_itest"), 1);
   EXPECT_GE(Family(*book, "poolscope_pool_leaks_suspected_total", "pool", "catalog_itest"), 1);
   EXPECT_GE(Family(*book, "poolscope_pool_acquires_total", "outcome", "timeout"), 1);
