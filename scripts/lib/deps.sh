@@ -11,7 +11,7 @@
 POOLSCOPE_DEB_PACKAGES=(
     build-essential cmake ninja-build pkg-config git
     clang clang-format clang-tidy
-    libpq-dev libhiredis-dev prometheus-cpp-dev libcivetweb-dev
+    libpq-dev libhiredis-dev prometheus-cpp-dev libcivetweb-dev libssl-dev libcrypt-dev openssl
     libfmt-dev libyaml-cpp-dev libcli11-dev libspdlog-dev
     libgtest-dev libgmock-dev libbenchmark-dev
     postgresql postgresql-contrib redis-server pgbouncer prometheus
