@@ -10,7 +10,7 @@
 
 POOLSCOPE_DEB_PACKAGES=(
     build-essential cmake ninja-build pkg-config git
-    clang clang-format clang-tidy
+    clang clang-format clang-tidy libclang-rt-14-dev
     libpq-dev libhiredis-dev prometheus-cpp-dev libcivetweb-dev libssl-dev libcrypt-dev openssl
     libfmt-dev libyaml-cpp-dev libcli11-dev libspdlog-dev
     libgtest-dev libgmock-dev libbenchmark-dev
