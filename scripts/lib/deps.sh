@@ -17,16 +17,20 @@ POOLSCOPE_DEB_PACKAGES=(
     postgresql postgresql-contrib redis-server pgbouncer prometheus
     curl procps iproute2
     libbpf-dev bpftool libelf-dev libdw-dev zlib1g-dev linux-perf libbpf-tools llvm
-    wrk
+    wrk prometheus-postgres-exporter prometheus-redis-exporter prometheus-pgbouncer-exporter
 )
 
 # Packages whose installation auto-starts a system service on a default port
-# (5432, 6379, 6432, 9090), mapped to the service name.
+# (5432, 6379, 6432, 9090; the exporters 9187, 9121, 9127), mapped to the
+# service name.
 declare -A POOLSCOPE_DEB_SERVICES=(
     [postgresql]=postgresql
     [redis-server]=redis-server
     [pgbouncer]=pgbouncer
     [prometheus]=prometheus
+    [prometheus-postgres-exporter]=prometheus-postgres-exporter
+    [prometheus-redis-exporter]=prometheus-redis-exporter
+    [prometheus-pgbouncer-exporter]=prometheus-pgbouncer-exporter
 )
 
 _poolscope_apt_updated=0
