@@ -145,6 +145,45 @@ ms=$(( ($(date +%s%N) - t0) / 1000000 ))
 if [ "$rc" -eq 0 ] && [ "$ms" -lt 2000 ]; then pass "SIGINT: exit 0 in ${ms} ms"; else
   fail "SIGINT: exit $rc after ${ms} ms"; fi
 
+# SIGHUP: a good config is applied (a new target appears in /metrics); a bad
+# one is refused with one log line and the agent keeps serving the old one.
+cp "$work/good.yaml" "$work/reload.yaml"
+"$agent" --config "$work/reload.yaml" >"$work/agent4.log" 2>&1 &
+a4=$!
+pids+=("$a4")
+wait_http "$port"
+# has_metric TEXT: /metrics holds TEXT (no pipe: grep -q would SIGPIPE curl).
+has_metric() {
+  curl -fsS "http://127.0.0.1:$port/metrics" >"$work/metrics" 2>/dev/null && grep -qF "$1" "$work/metrics"
+}
+cat >>"$work/reload.yaml" <<YAML
+    - name: second
+      address: 127.0.0.1:2
+      interval: 200ms
+YAML
+kill -HUP "$a4"
+seen=0
+for _ in $(seq 100); do
+  if has_metric 'poolscope_redis_up{target="second"}'; then seen=1; break; fi
+  sleep 0.05
+done
+if [ "$seen" -eq 1 ]; then pass "SIGHUP: the new target is sampled"; else
+  fail "SIGHUP: the new target never showed"; sed 's/^/    /' "$work/agent4.log"; fi
+printf 'targets:\n  redis: [{name: broken}]\n' >"$work/reload.yaml"
+kill -HUP "$a4"
+refused=0
+for _ in $(seq 100); do
+  if grep -q 'SIGHUP: configuration not reloaded' "$work/agent4.log"; then refused=1; break; fi
+  sleep 0.05
+done
+if [ "$refused" -eq 1 ] && grep -q 'reload.yaml:2:' "$work/agent4.log"; then
+  pass "SIGHUP: a bad config is refused, naming file and line"; else
+  fail "SIGHUP: bad config not refused clearly"; sed 's/^/    /' "$work/agent4.log"; fi
+if kill -0 "$a4" 2>/dev/null && has_metric 'poolscope_redis_up{target="second"}'; then
+  pass "SIGHUP: the old config keeps serving"; else fail "SIGHUP: the agent lost its config"; fi
+kill -TERM "$a4"
+wait "$a4"
+
 # JSON logs are one JSON object per line.
 sed -i 's/level: info/level: info\n  format: json/' "$work/good.yaml"
 "$agent" --config "$work/good.yaml" >"$work/agent3.log" 2>&1 &

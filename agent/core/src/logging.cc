@@ -59,7 +59,9 @@ std::string JsonEscape(std::string_view s) {
 }
 
 void SetupLogging(std::string_view level, LogFormat format) {
-  auto logger = spdlog::stderr_logger_mt("poolscope");
+  // Called again on a reload: reuse the registered logger, change its format.
+  auto logger = spdlog::get("poolscope");
+  if (!logger) logger = spdlog::stderr_logger_mt("poolscope");
   auto formatter = std::make_unique<spdlog::pattern_formatter>();
   if (format == LogFormat::kJson) {
     formatter->add_flag<JsonMessageFlag>('*').set_pattern(
