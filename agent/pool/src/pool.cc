@@ -664,7 +664,11 @@ void PoolCore::Housekeep(const std::stop_token& stop) {
       Fill(stop);
       if (m_.connect_errors->Value() != errors_before) {
         next_fill = Clock::now() + backoff;  // the server is failing: back off, no storm
-        backoff = std::min<Duration>(backoff * 2, std::chrono::seconds(5));
+        // Capped at one connect_timeout (at most 5 s), so a server that is
+        // back is found within two connect timeouts.
+        backoff = std::min<Duration>(
+            backoff * 2, std::clamp<Duration>(config_.connect_timeout, milliseconds(100),
+                                              std::chrono::seconds(5)));
       } else {
         backoff = milliseconds(100);
       }
