@@ -79,7 +79,7 @@ TEST(ConfigTest, SyntaxErrorNamesLineAndColumn) {
 
 TEST(ConfigTest, UnknownKeyNamesKeyAndLine) {
   EXPECT_EQ(ErrorOf("http:\n  listen: 127.0.0.1:1\n  lisen: x\n"),
-            "agent.yaml:3:3: http.lisen: unknown key (known keys here: debug, listen)");
+            "agent.yaml:3:3: http.lisen: unknown key (known keys here: basic_auth, debug, listen, tls)");
   EXPECT_THAT(
       ErrorOf("targets:\n  postgres:\n    - name: a\n      dsn: x=1\n      intervall: 5s\n"),
       HasSubstr("agent.yaml:5:7: targets.postgres[0].intervall: unknown key"));
@@ -358,6 +358,74 @@ TEST(ConfigProbesTest, BadOffcpuSettingsAreNamed) {
   auto r = ParseConfig("probes:\n  uprobe: {}\n", "agent.yaml");
   ASSERT_FALSE(r.ok());
   EXPECT_THAT(r.error().message, HasSubstr("probes.uprobe: unknown key (known keys here: offcpu)"));
+}
+
+}  // namespace
+}  // namespace poolscope
+
+namespace poolscope {
+namespace {
+
+TEST(ConfigSamplersTest, ParsesPgBouncerCanaryAndServerViewKnobs) {
+  auto cfg = ParseConfig(R"(
+targets:
+  postgres:
+    - name: main
+      dsn: "host=127.0.0.1 dbname=postgres"
+      interval: 2s
+      long_query_threshold: 750ms
+      application_labels: 5
+      statements_top: 0
+      canary: {query: "SELECT 2", interval: 10s}
+    - name: quiet
+      dsn: "host=127.0.0.1 dbname=postgres"
+      canary: {enabled: false}
+  pgbouncer:
+    - name: bouncer
+      dsn: "host=127.0.0.1 port=6432 dbname=pgbouncer user=stats"
+      interval: 1s
+      database_labels: 7
+)",
+                         "agent.yaml");
+  ASSERT_TRUE(cfg.ok()) << cfg.error().message;
+  const PostgresTarget& main = cfg->postgres[0];
+  EXPECT_EQ(main.long_query_threshold, std::chrono::milliseconds(750));
+  EXPECT_EQ(main.application_labels, 5);
+  EXPECT_EQ(main.statements_top, 0);
+  EXPECT_EQ(main.canary.query, "SELECT 2");
+  EXPECT_EQ(main.canary.interval, std::chrono::seconds(10));
+  EXPECT_TRUE(main.canary.enabled);
+  EXPECT_FALSE(cfg->postgres[1].canary.enabled);
+  EXPECT_EQ(cfg->postgres[1].canary.interval, cfg->postgres[1].interval)
+      << "the canary runs at the target's interval unless told otherwise";
+  ASSERT_EQ(cfg->pgbouncer.size(), 1u);
+  EXPECT_EQ(cfg->pgbouncer[0].name, "bouncer");
+  EXPECT_EQ(cfg->pgbouncer[0].interval, std::chrono::seconds(1));
+  EXPECT_EQ(cfg->pgbouncer[0].database_labels, 7);
+  EXPECT_THAT(cfg->pgbouncer[0].dsn.Expose(), ::testing::HasSubstr("dbname=pgbouncer"));
+}
+
+TEST(ConfigSamplersTest, BadSamplerKnobsNameTheirKey) {
+  auto error = [](const std::string& yaml) {
+    auto r = ParseConfig(yaml, "agent.yaml");
+    return r.ok() ? std::string() : r.error().message;
+  };
+  EXPECT_THAT(error("targets:\n  pgbouncer:\n    - name: b\n"),
+              ::testing::HasSubstr("targets.pgbouncer[0]: give exactly one of dsn"));
+  EXPECT_THAT(
+      error("targets:\n  postgres:\n    - name: m\n      dsn: \"host=x\"\n      "
+            "statements_top: 5000\n"),
+      ::testing::HasSubstr("agent.yaml:5:23: targets.postgres[0].statements_top: must be from 0 "
+                           "to 1000"));
+  EXPECT_THAT(error("targets:\n  postgres:\n    - name: m\n      dsn: \"host=x\"\n      "
+                    "canary: {query: \"\"}\n"),
+              ::testing::HasSubstr("targets.postgres[0].canary.query: must not be empty"));
+  EXPECT_THAT(error("targets:\n  postgres:\n    - name: m\n      dsn: \"host=x\"\n      "
+                    "canary: {every: 1s}\n"),
+              ::testing::HasSubstr("targets.postgres[0].canary.every: unknown key"));
+  EXPECT_THAT(error("targets:\n  pgbouncer:\n    - name: b\n      dsn: \"host=x\"\n    - name: "
+                    "b\n      dsn: \"host=y\"\n"),
+              ::testing::HasSubstr("\"b\" is used twice"));
 }
 
 }  // namespace
