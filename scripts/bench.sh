@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Build poolscope's benchmarks (Release) and run them against throw-away servers.
 #
-#   scripts/bench.sh SUITE      SUITE: pool | cache | offcpu | all
+#   scripts/bench.sh SUITE      SUITE: pool | cache | offcpu | seed | footprint | all
+#   scripts/bench.sh soak [--minutes N]
 #
 # Suites:
 #   pool   1. acquire+release cycle of the pool with no-op connections vs an
@@ -17,7 +18,20 @@
 #          off-CPU probe (histograms; stacks sampled) and libbpf-tools
 #          offcputime on the same process: slowdown and BPF ns per context
 #          switch (bench/offcpu_bench.sh; needs root)
-#   all    every suite
+#   seed   the seed's product-lookup API (bench/seed/): CivetWeb + PostgreSQL
+#          (100,000 products) in three modes - before (default pool,
+#          unprepared, no cache), after (tuned pool, prepared, L1 + Redis L2
+#          cache, batched lookups), connect-per-request - driven by wrk in
+#          turns: req/s, P50/P95/P99, server CPU and RSS (bench/seed/seed_bench.sh)
+#   footprint  poolscope-agent vs Debian's postgres, redis and pgbouncer
+#          exporters on the same three servers: RSS, CPU seconds, scrape
+#          P50/P99 and series over FOOTPRINT_SECONDS of 5-second scrapes
+#          (bench/footprint/footprint_bench.sh)
+#   soak   (not part of all) many threads through the pool and the two-level
+#          cache for --minutes N (default 1) with faults on a schedule
+#          (backends terminated, Redis and PostgreSQL killed and restarted):
+#          invariants, leaks, lost entries, recovery and RSS growth (bench/soak.cc)
+#   all    every suite (offcpu only as root), then one summary table
 #
 # Progress and result tables go to stderr; stdout gets only the final block
 # of name=value lines (every headline figure). Results: bench/README.md.
@@ -33,6 +47,8 @@
 #   BENCH_REPETITIONS      Google Benchmark repetitions; medians are used (5)
 #   BENCH_MIN_TIME         Google Benchmark minimum seconds per repetition (0.2)
 #   OFFCPU_LOOPS, OFFCPU_ROUNDS, OFFCPU_CPU  see bench/offcpu_bench.sh
+#   SEED_SECONDS, SEED_ROUNDS, SEED_WARMUP, SEED_CONNECTIONS, ...  see bench/seed/seed_bench.sh
+#   FOOTPRINT_SECONDS (600), FOOTPRINT_INTERVAL (5)  see bench/footprint/footprint_bench.sh
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -41,17 +57,35 @@ PS_TAG=bench.sh
 # shellcheck source=lib/deps.sh
 . "$HERE/lib/deps.sh"
 
-SUITES=(pool cache offcpu)
+SUITES=(pool cache offcpu seed footprint)
 
 usage() {
-    sed -n '2,32s/^# \{0,1\}//p' "${BASH_SOURCE[0]}" >&2
+    sed -n '2,51s/^# \{0,1\}//p' "${BASH_SOURCE[0]}" >&2
     exit 2
 }
 
+# soak takes one flag of its own: soak --minutes N.
+SOAK_MINUTES=1
+SOAK_RC=0
+if [ "${1:-}" = soak ] && [ "$#" -gt 1 ]; then
+    { [ "$#" -eq 3 ] && [ "$2" = --minutes ] && [[ $3 =~ ^[0-9]+([.][0-9]+)?$ ]]; } || usage
+    SOAK_MINUTES=$3
+    set -- soak
+fi
 [ "$#" -eq 1 ] || usage
 case $1 in
     -h | --help) usage ;;
-    all) RUN=("${SUITES[@]}") ;;
+    soak) RUN=(soak) ;;
+    all)
+        RUN=()
+        for s in "${SUITES[@]}"; do
+            if [ "$s" = offcpu ] && [ "$(id -u)" -ne 0 ]; then
+                ps_warn "all: skipping offcpu (it needs root)"
+                continue
+            fi
+            RUN+=("$s")
+        done
+        ;;
     *)
         RUN=()
         for s in "${SUITES[@]}"; do
@@ -102,7 +136,8 @@ cmake -S "$PS_REPO_ROOT" -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release \
     -DPOOLSCOPE_BUILD_TESTS=OFF -DPOOLSCOPE_BUILD_BENCH=ON >&2
 cmake --build "$BUILD" -j"$(nproc)" \
     --target poolscope_bench_pool_cycle poolscope_bench_pool_select poolscope_bench_offcpu \
-    poolscope_bench_cache_l1 poolscope_bench_cache_l2 >&2
+    poolscope_bench_cache_l1 poolscope_bench_cache_l2 poolscope_bench_seed_server \
+    poolscope-agent >&2
 
 TMP=$(mktemp -d /tmp/poolscope-bench.XXXXXX)
 # The unprivileged PostgreSQL user must be able to reach fixtures below it.
@@ -188,9 +223,99 @@ suite_offcpu() {
     keep_values "$TMP/offcpu.out"
 }
 
+suite_seed() {
+    local pg_port redis_addr
+    ps_log "seed: the product-lookup API before/after/connect-per-request (wrk)"
+    pg_port=$("$FIXTURES/pg.sh" start "$TMP/pg")
+    "$FIXTURES/redis.sh" start "$TMP/redis" >/dev/null
+    redis_addr=$("$FIXTURES/redis.sh" addr "$TMP/redis")
+    machine_info
+    SEED_PG_PID=$(ps_read_pidfile "$TMP/pg/pgdata/postmaster.pid") \
+        SEED_REDIS_PID=$(ps_read_pidfile "$TMP/redis/redis.pid") \
+        "$PS_REPO_ROOT/bench/seed/seed_bench.sh" "$BUILD/bench/seed/poolscope_bench_seed_server" \
+        "$pg_port" "$redis_addr" "$TMP/seed" | tee "$TMP/seed.out" >&2
+    keep_values "$TMP/seed.out"
+    "$FIXTURES/redis.sh" stop "$TMP/redis" >&2
+    "$FIXTURES/pg.sh" stop "$TMP/pg" >&2
+}
+
+suite_footprint() {
+    local pg_port bouncer_port
+    ps_log "footprint: poolscope-agent vs the postgres, redis and pgbouncer exporters"
+    pg_port=$("$FIXTURES/pg.sh" start "$TMP/pg")
+    "$FIXTURES/redis.sh" start "$TMP/redis" >/dev/null
+    bouncer_port=$("$FIXTURES/pgbouncer.sh" start "$TMP/pgbouncer" "$pg_port")
+    machine_info
+    "$PS_REPO_ROOT/bench/footprint/footprint_bench.sh" "$BUILD/agent/poolscope-agent" \
+        "$pg_port" "$("$FIXTURES/redis.sh" addr "$TMP/redis")" "$bouncer_port" "$TMP/footprint" |
+        tee "$TMP/footprint.out" >&2
+    keep_values "$TMP/footprint.out"
+    "$FIXTURES/pgbouncer.sh" stop "$TMP/pgbouncer" >&2
+    "$FIXTURES/redis.sh" stop "$TMP/redis" >&2
+    "$FIXTURES/pg.sh" stop "$TMP/pg" >&2
+}
+
+# summary: one table of the headline figures measured in this run with their
+# targets (PRODUCT.md, issue 9): suite, figure, value, target, verdict.
+summary() {
+    awk -F= '
+        NR == FNR {
+            if (NF == 0 || $0 ~ /^#/) next
+            split($0, f, " ")
+            order[++n] = f[2]; suite[f[2]] = f[1]; op[f[2]] = f[3]; want[f[2]] = f[4]
+            next
+        }
+        { value[$1] = $2 }
+        END {
+            printf "\nsummary\n%-10s %-32s %12s %10s  %s\n", "suite", "figure", "value", "target", "verdict"
+            for (i = 1; i <= n; i++) {
+                k = order[i]
+                if (!(k in value)) continue
+                v = value[k] + 0; w = want[k] + 0
+                ok = (op[k] == "<=" && v <= w) || (op[k] == "<" && v < w) || (op[k] == ">=" && v >= w) ||
+                     (op[k] == ">" && v > w) || (op[k] == "==" && v == w)
+                printf "%-10s %-32s %12s %10s  %s\n", suite[k], k, value[k], op[k] " " want[k], (ok ? "met" : "MISSED")
+            }
+        }' - "$RESULTS" <<'EOF'
+pool      cycle_ratio_vs_atomic_t1        <=  3
+pool      cycle_ratio_vs_mutex_pool_t8    >=  2
+pool      cycle_ratio_vs_mutex_pool_t32   >=  2
+pool      ratio_vs_raw                    >=  0.95
+pool      ratio_vs_pgbouncer              >=  1.3
+pool      ratio_vs_connect_per_request    >=  10
+cache     l1_hit_ns_p50                   <   150
+cache     hit_ratio_vs_lru_scan           >   1
+cache     l2_ratio_vs_hiredis             >=  0.9
+cache     stampede_loads                  ==  1
+offcpu    ns_per_event                    <   500
+offcpu    slowdown_pct                    <   5
+offcpu    ratio_vs_offcputime             >=  8
+seed      qps_ratio                       >=  4.4
+seed      p99_ratio                       <=  0.14
+footprint footprint_rss_mib_agent         <   25
+footprint rss_ratio_vs_exporters          <   1
+footprint cpu_ratio_vs_exporters          <   1
+footprint scrape_p99_ms                   <   5
+EOF
+}
+
+suite_soak() {
+    ps_log "soak: pool and cache under load for $SOAK_MINUTES min, a fault every 10 s"
+    cmake --build "$BUILD" -j"$(nproc)" --target poolscope_soak >&2
+    machine_info
+    "$BUILD/bench/poolscope_soak" --minutes "$SOAK_MINUTES" --fixtures "$FIXTURES" \
+        --tmp "$TMP" >"$TMP/soak.out" || SOAK_RC=$?
+    keep_values "$TMP/soak.out"
+    if [ "$SOAK_RC" -ne 0 ]; then
+        ps_warn "soak: a check did not hold (exit $SOAK_RC); the notes above say which"
+    fi
+}
+
 for suite in "${RUN[@]}"; do
     "suite_$suite"
 done
 
+summary >&2
 ps_log "results:"
 cat "$RESULTS"
+(exit "$SOAK_RC") # the soak's verdict is the script's
