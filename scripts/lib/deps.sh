@@ -15,7 +15,8 @@ POOLSCOPE_DEB_PACKAGES=(
     libfmt-dev libyaml-cpp-dev libcli11-dev libspdlog-dev
     libgtest-dev libgmock-dev libbenchmark-dev
     postgresql postgresql-contrib redis-server pgbouncer prometheus
-    curl procps iproute2
+    curl procps iproute2 python3
+    file lintian
     libbpf-dev bpftool libelf-dev libdw-dev zlib1g-dev linux-perf libbpf-tools llvm
     wrk prometheus-postgres-exporter prometheus-redis-exporter prometheus-pgbouncer-exporter
 )
