@@ -44,6 +44,8 @@ int main(int argc, char** argv) {
       std::fprintf(stderr, "poolscope-agent: %s\n", cfg.error().message.c_str());
       return kExitConfig;
     }
+    for (const auto& w : cfg->warnings)
+      std::fprintf(stderr, "poolscope-agent: warning: %s\n", w.c_str());
     std::printf("%s: ok (%zu postgres, %zu redis targets; http on %s)\n", check_path.c_str(),
                 cfg->postgres.size(), cfg->redis.size(), cfg->http.listen.ToString().c_str());
     return 0;
@@ -68,7 +70,7 @@ int main(int argc, char** argv) {
 
   poolscope::Agent agent(std::move(*cfg));
   if (poolscope::Status s = agent.Start(); !s) {
-    std::fprintf(stderr, "poolscope-agent: %s: http.listen: %s\n", config_path.c_str(),
+    std::fprintf(stderr, "poolscope-agent: %s: %s\n", config_path.c_str(),
                  s.error().message.c_str());
     return kExitConfig;
   }

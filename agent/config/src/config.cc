@@ -1,5 +1,8 @@
 #include "poolscope/config/config.h"
 
+#include "poolscope/exporters/http_server.h"
+
+#include <sys/stat.h>
 #include <yaml-cpp/yaml.h>
 
 #include <cerrno>
@@ -132,9 +135,11 @@ class Walker {
     if (root.IsNull()) return cfg;
     Keys(root, "", {"http", "log", "targets", "caches", "probes"});
     if (auto http = root["http"]; http && !http.IsNull()) {
-      Keys(http, "http", {"listen", "debug"});
+      Keys(http, "http", {"listen", "debug", "basic_auth", "tls"});
       if (auto l = http["listen"]) cfg.http.listen = Address(l, "http.listen");
       if (auto d = http["debug"]) cfg.http.debug = Bool(d, "http.debug");
+      if (auto a = http["basic_auth"]; a && !a.IsNull()) BasicAuthSection(a, &cfg);
+      if (auto t = http["tls"]; t && !t.IsNull()) TlsSection(t, &cfg.http.tls);
     }
     if (auto log = root["log"]; log && !log.IsNull()) {
       Keys(log, "log", {"level", "format"});
@@ -452,15 +457,76 @@ class Walker {
   }
 
   RedisTarget Redis(const YAML::Node& node, const std::string& key) {
-    Keys(node, key, {"name", "address", "interval", "timeout"});
+    Keys(node, key,
+         {"name", "address", "interval", "timeout", "username", "password", "password_env"});
     RedisTarget t;
     t.name = Name(node, key);
+    if (node["password"] && node["password_env"]) {
+      Fail(node, key, "give at most one of password or password_env (a variable holding it)");
+    }
+    if (auto p = node["password"]) {
+      t.password = Secret(String(p, key + ".password"));
+      t.password_source = "password";
+    } else if (auto e = node["password_env"]) {
+      const std::string var = String(e, key + ".password_env");
+      const char* v = std::getenv(var.c_str());
+      if (v == nullptr) {
+        Fail(e, key + ".password_env", fmt::format("environment variable {} is not set", var));
+      }
+      t.password = Secret(v);
+      t.password_source = "password_env " + var;
+    }
+    if (auto u = node["username"]) {
+      t.username = String(u, key + ".username");
+      if (t.password.empty()) Fail(u, key + ".username", "a username needs a password");
+    }
     auto a = node["address"];
     if (!a) Fail(node, key + ".address", "missing (host:port of the Redis server)");
     t.address = Address(a, key + ".address");
     if (t.address.port == 0) Fail(a, key + ".address", "port 0 is not a server port");
     Timing(node, key, &t.interval, &t.timeout);
     return t;
+  }
+
+  // BasicAuthSection reads `http.basic_auth` and loads its users file.
+  void BasicAuthSection(const YAML::Node& node, Config* cfg) {
+    const std::string key = "http.basic_auth";
+    Keys(node, key, {"users_file", "realm", "healthz_without_auth"});
+    BasicAuthConfig& a = cfg->http.basic_auth;
+    auto f = node["users_file"];
+    if (!f) Fail(node, key + ".users_file", "missing (a file of user:hash lines)");
+    a.users_file = String(f, key + ".users_file");
+    if (auto r = node["realm"]) {
+      a.realm = String(r, key + ".realm");
+      if (!ValidRealm(a.realm)) {
+        Fail(r, key + ".realm", "use 1-64 printable ASCII characters without '\"' or '\\'");
+      }
+    }
+    if (auto v = node["healthz_without_auth"]) {
+      a.healthz_without_auth = Bool(v, key + ".healthz_without_auth");
+    }
+    auto users = LoadUsersFile(a.users_file);
+    if (!users) Fail(f, key + ".users_file", users.error().message);
+    a.users = std::move(users->users);
+    if (!users->warning.empty()) cfg->warnings.push_back(users->warning);
+  }
+
+  // TlsSection reads `http.tls` and checks that the files load and match.
+  void TlsSection(const YAML::Node& node, HttpTlsConfig* t) {
+    const std::string key = "http.tls";
+    Keys(node, key, {"cert_file", "key_file"});
+    auto c = node["cert_file"];
+    auto k = node["key_file"];
+    if (!c) Fail(node, key + ".cert_file", "missing (the PEM certificate, then any intermediates)");
+    if (!k) Fail(node, key + ".key_file", "missing (the PEM private key, unencrypted)");
+    t->cert_file = String(c, key + ".cert_file");
+    t->key_file = String(k, key + ".key_file");
+    if (Status s = CheckTlsFiles({t->cert_file, t->key_file}); !s) {
+      const bool key_problem = s.error().message.find(t->key_file) != std::string::npos &&
+                               s.error().message.find("does not match") == std::string::npos;
+      Fail(key_problem ? k : c, key_problem ? key + ".key_file" : key + ".cert_file",
+           s.error().message);
+    }
   }
 
   // Probes reads `probes:` (the eBPF probes).
@@ -584,7 +650,36 @@ Result<Config> LoadConfigFile(const std::string& path) {
   }
   std::stringstream ss;
   ss << in.rdbuf();
-  return ParseConfig(ss.str(), path);
+  auto cfg = ParseConfig(ss.str(), path);
+  if (!cfg) return cfg;
+  // A password written into the file itself is as safe as the file's mode.
+  std::string holder;
+  for (std::size_t i = 0; i < cfg->postgres.size() && holder.empty(); ++i) {
+    const auto& t = cfg->postgres[i];
+    if (t.dsn_source == "dsn" && t.dsn.Redacted().find("password=***") != std::string::npos) {
+      holder = fmt::format("targets.postgres[{}].dsn", i);
+    }
+  }
+  for (std::size_t i = 0; i < cfg->pgbouncer.size() && holder.empty(); ++i) {
+    const auto& t = cfg->pgbouncer[i];
+    if (t.dsn_source == "dsn" && t.dsn.Redacted().find("password=***") != std::string::npos) {
+      holder = fmt::format("targets.pgbouncer[{}].dsn", i);
+    }
+  }
+  for (std::size_t i = 0; i < cfg->redis.size() && holder.empty(); ++i) {
+    if (cfg->redis[i].password_source == "password") {
+      holder = fmt::format("targets.redis[{}].password", i);
+    }
+  }
+  struct stat st {};
+  if (!holder.empty() && ::stat(path.c_str(), &st) == 0 && (st.st_mode & S_IROTH) != 0) {
+    cfg->warnings.push_back(fmt::format(
+        "{} holds a password ({}) and is readable by every user of this machine (mode {:03o}): "
+        "chmod 600 {} (or 640 with the group the agent runs as), or move the secret to an "
+        "environment variable or a dsn_file",
+        path, holder, st.st_mode & 0777, path));
+  }
+  return cfg;
 }
 
 }  // namespace poolscope

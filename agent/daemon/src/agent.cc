@@ -13,6 +13,7 @@
 #include "poolscope/core/logging.h"
 
 #include "poolscope/core/version.h"
+#include "poolscope/exporters/basic_auth.h"
 #include "poolscope/exporters/http_server.h"
 #include "poolscope/exporters/metrics_book.h"
 #include "poolscope/exporters/metrics_handler.h"
@@ -109,7 +110,29 @@ const prometheus::Histogram::BucketBoundaries& CanaryBuckets() {
 
 // SameHttp says whether two http sections would serve the same way.
 bool SameHttp(const HttpConfig& a, const HttpConfig& b) {
-  return a.listen.host == b.listen.host && a.listen.port == b.listen.port && a.debug == b.debug;
+  const auto& x = a.basic_auth;
+  const auto& y = b.basic_auth;
+  bool same_users = x.users.size() == y.users.size();
+  for (std::size_t i = 0; same_users && i < x.users.size(); ++i) {
+    same_users = x.users[i].name == y.users[i].name && x.users[i].hash == y.users[i].hash;
+  }
+  return a.listen.host == b.listen.host && a.listen.port == b.listen.port && a.debug == b.debug &&
+         x.users_file == y.users_file && x.realm == y.realm &&
+         x.healthz_without_auth == y.healthz_without_auth && same_users &&
+         a.tls.cert_file == b.tls.cert_file && a.tls.key_file == b.tls.key_file;
+}
+
+// HttpOptions turns the http section into the server's options.
+HttpServerOptions HttpOptions(const HttpConfig& c) {
+  HttpServerOptions o;
+  o.listen = c.listen;
+  o.tls = {c.tls.cert_file, c.tls.key_file};
+  if (!c.basic_auth.users_file.empty()) {
+    o.auth = std::make_shared<BasicAuth>(c.basic_auth.users,
+                                         BasicAuthOptions{.realm = c.basic_auth.realm});
+    if (c.basic_auth.healthz_without_auth) o.public_paths.push_back("/healthz");
+  }
+  return o;
 }
 
 }  // namespace
@@ -243,13 +266,14 @@ std::shared_ptr<Agent::Targets> Agent::BuildTargets(const Config& config, const 
   }
   for (const auto& r : config.redis) {
     auto& up = m.redis_up.Add({{"target", r.name}});
-    t->samplers.push_back(
-        {"redis", r.name,
-         std::make_unique<UpSampler>(UpSamplerOptions{"redis", r.name, r.interval, r.timeout},
-                                     std::make_unique<RedisProbe>(r.address.host, r.address.port,
-                                                                  RedisViewOptions{r.name, views_}),
-                                     &up, m),
-         &up});
+    t->samplers.push_back({"redis", r.name,
+                           std::make_unique<UpSampler>(
+                               UpSamplerOptions{"redis", r.name, r.interval, r.timeout},
+                               std::make_unique<RedisProbe>(r.address.host, r.address.port,
+                                                            RedisViewOptions{r.name, views_},
+                                                            RedisAuth{r.username, r.password}),
+                               &up, m),
+                           &up});
   }
   for (const auto& b : config.pgbouncer) {
     auto& up = m.pgbouncer_up.Add({{"target", b.name}});
@@ -265,12 +289,20 @@ std::shared_ptr<Agent::Targets> Agent::BuildTargets(const Config& config, const 
 }
 
 Status Agent::Start() {
-  if (Status s = http_->Start(config_.http.listen); !s) return s;
+  if (Status s = http_->Start(HttpOptions(config_.http)); !s) {
+    const bool tls = s.error().message.find("TLS") != std::string::npos ||
+                     s.error().message.find("HTTPS") != std::string::npos ||
+                     s.error().message.find("private key") != std::string::npos;
+    return Error{s.error().code, (tls ? "http.tls: " : "http.listen: ") + s.error().message};
+  }
   spdlog::info(
-      "poolscope-agent {} ({}) serving http://{}/metrics; watching {} postgres, {} redis and {} "
+      "poolscope-agent {} ({}) serving {}://{}/metrics{}; watching {} postgres, {} redis and {} "
       "pgbouncer targets",
-      Version(), Revision(), HostPort{config_.http.listen.host, http_->port()}.ToString(),
-      config_.postgres.size(), config_.redis.size(), config_.pgbouncer.size());
+      Version(), Revision(), config_.http.tls.cert_file.empty() ? "http" : "https",
+      HostPort{config_.http.listen.host, http_->port()}.ToString(),
+      config_.http.basic_auth.users_file.empty() ? "" : " (basic auth)", config_.postgres.size(),
+      config_.redis.size(), config_.pgbouncer.size());
+  for (const auto& w : config_.warnings) spdlog::warn("{}", w);
   // Pools start connecting (and logging) only once the agent is sure to run.
   auto targets = BuildTargets(config_, nullptr);
   {
@@ -296,6 +328,7 @@ void Agent::Reload(Config next) {
   }
   next.probes = config_.probes;
   SetupLogging(next.log.level, next.log.format);
+  for (const auto& w : next.warnings) spdlog::warn("{}", w);
 
   std::shared_ptr<Targets> old = current() ? std::const_pointer_cast<Targets>(current()) : nullptr;
   // Stop the old samplers first (the canaries hold no lease once stopped),

@@ -66,8 +66,8 @@ std::vector<prometheus::MetricFamily> InfoFamilies(const std::string& target,
 
 }  // namespace
 
-RedisProbe::RedisProbe(std::string host, std::uint16_t port, RedisViewOptions view)
-    : host_(std::move(host)), port_(port), view_(std::move(view)) {}
+RedisProbe::RedisProbe(std::string host, std::uint16_t port, RedisViewOptions view, RedisAuth auth)
+    : host_(std::move(host)), port_(port), view_(std::move(view)), auth_(std::move(auth)) {}
 RedisProbe::~RedisProbe() = default;
 
 Status RedisProbe::Check(Clock::time_point deadline, std::stop_token stop) {
@@ -83,7 +83,9 @@ Status RedisProbe::Check(Clock::time_point deadline, std::stop_token stop) {
   };
   const std::string where = fmt::format("redis at {}:{}", host_, port_);
 
+  bool fresh = false;
   if (!conn_) {
+    fresh = true;
     conn_ = std::make_unique<Conn>();
     conn_->ctx.reset(redisConnectNonBlock(host_.c_str(), port_));
     redisContext* c = conn_->ctx.get();
@@ -100,6 +102,17 @@ Status RedisProbe::Check(Clock::time_point deadline, std::stop_token stop) {
   }
 
   redisContext* c = conn_->ctx.get();
+  // A new connection authenticates first (pipelined with the command).
+  const bool authenticate = fresh && !auth_.password.empty();
+  if (authenticate) {
+    const std::string& pw = auth_.password.Expose();
+    int rc = auth_.username.empty()
+                 ? redisAppendCommand(c, "AUTH %b", pw.data(), pw.size())
+                 : redisAppendCommand(c, "AUTH %b %b", auth_.username.data(), auth_.username.size(),
+                                      pw.data(), pw.size());
+    if (rc != REDIS_OK)
+      return fail(ErrorCode::kUnavailable, fmt::format("{}: {}", where, c->errstr));
+  }
   if (redisAppendCommand(c, command) != REDIS_OK) {
     return fail(ErrorCode::kUnavailable, fmt::format("{}: {}", where, c->errstr));
   }
@@ -115,17 +128,30 @@ Status RedisProbe::Check(Clock::time_point deadline, std::stop_token stop) {
     }
   }
   void* raw = nullptr;
-  while (true) {
-    if (redisGetReplyFromReader(c, &raw) != REDIS_OK) {
-      return fail(ErrorCode::kUnavailable, fmt::format("{}: {}", where, c->errstr));
+  for (int replies = authenticate ? 2 : 1; replies > 0; --replies) {
+    raw = nullptr;
+    while (true) {
+      if (redisGetReplyFromReader(c, &raw) != REDIS_OK) {
+        return fail(ErrorCode::kUnavailable, fmt::format("{}: {}", where, c->errstr));
+      }
+      if (raw != nullptr) break;
+      WaitResult w = WaitForFd(c->fd, false, deadline, stop);
+      if (w != WaitResult::kReady) {
+        return wait_failed(w, view_.sink ? "waiting for the INFO reply" : "waiting for PONG");
+      }
+      if (redisBufferRead(c) != REDIS_OK) {
+        return fail(ErrorCode::kUnavailable, fmt::format("{}: {}", where, c->errstr));
+      }
     }
-    if (raw != nullptr) break;
-    WaitResult w = WaitForFd(c->fd, false, deadline, stop);
-    if (w != WaitResult::kReady) {
-      return wait_failed(w, view_.sink ? "waiting for the INFO reply" : "waiting for PONG");
-    }
-    if (redisBufferRead(c) != REDIS_OK) {
-      return fail(ErrorCode::kUnavailable, fmt::format("{}: {}", where, c->errstr));
+    if (replies == 2) {
+      // The AUTH reply: only the error's first word (WRONGPASS, ...) is kept.
+      std::unique_ptr<void, Conn::FreeReply> auth_reply(raw);
+      auto* a = static_cast<redisReply*>(raw);
+      if (a->type == REDIS_REPLY_ERROR) {
+        std::string msg(a->str, a->len);
+        return fail(ErrorCode::kUnavailable,
+                    fmt::format("{} refused AUTH: {}", where, msg.substr(0, msg.find(' '))));
+      }
     }
   }
   std::unique_ptr<void, Conn::FreeReply> reply(raw);

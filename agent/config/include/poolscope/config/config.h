@@ -3,6 +3,8 @@
 //
 //   http:
 //     listen: 127.0.0.1:9640
+//     basic_auth: { users_file: /etc/poolscope/users, realm: poolscope }
+//     tls: { cert_file: /etc/poolscope/tls.crt, key_file: /etc/poolscope/tls.key }
 //   log:
 //     level: info          # debug|info|warn|error
 //     format: text         # text|json
@@ -41,13 +43,32 @@
 #include "poolscope/core/host_port.h"
 #include "poolscope/core/logging.h"
 #include "poolscope/core/result.h"
+#include "poolscope/core/secret.h"
+#include "poolscope/exporters/basic_auth.h"
 #include "poolscope/pool/pool_config.h"
 
 namespace poolscope {
 
+// BasicAuthConfig is `http.basic_auth`: every path needs a user from
+// `users_file` (loaded and checked with the config), unless listed open.
+struct BasicAuthConfig {
+  std::string users_file;  // empty: no authentication
+  std::string realm = "poolscope";
+  bool healthz_without_auth = false;  // let /healthz answer without credentials
+  std::vector<BasicAuthUser> users;   // from users_file (hashes only)
+};
+
+// HttpTlsConfig is `http.tls`: serve HTTPS with these PEM files.
+struct HttpTlsConfig {
+  std::string cert_file;  // empty (with key_file): plain HTTP
+  std::string key_file;
+};
+
 struct HttpConfig {
   HostPort listen{"127.0.0.1", 9640};
   bool debug = false;  // serve /debug/* pages (who holds connections now)
+  BasicAuthConfig basic_auth;
+  HttpTlsConfig tls;
 };
 
 struct LogConfig {
@@ -85,6 +106,9 @@ struct PostgresTarget {
 struct RedisTarget {
   std::string name;
   HostPort address;
+  std::string username;         // AUTH user (Redis 6 ACL); empty: the default user
+  Secret password;              // from password or password_env; empty: no AUTH
+  std::string password_source;  // "", "password", "password_env FOO
   Duration interval = std::chrono::seconds(5);
   Duration timeout = std::chrono::seconds(3);
 };
@@ -134,7 +158,8 @@ struct ProbesConfig {
 
 // Config is the whole agent configuration.
 struct Config {
-  std::string source;  // the file it came from, for messages
+  std::string source;                 // the file it came from, for messages
+  std::vector<std::string> warnings;  // worth a log line at start (never secrets)
   HttpConfig http;
   LogConfig log;
   std::vector<PostgresTarget> postgres;

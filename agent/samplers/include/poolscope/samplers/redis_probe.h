@@ -11,6 +11,7 @@
 #include <memory>
 #include <string>
 
+#include "poolscope/core/secret.h"
 #include "poolscope/samplers/probe.h"
 
 namespace poolscope {
@@ -23,9 +24,16 @@ struct RedisViewOptions {
   std::shared_ptr<SnapshotCollector> sink;  // null: PING only
 };
 
+// RedisAuth is sent with AUTH on every new connection when `password` is
+// set (`username` empty: the default user). Never logged.
+struct RedisAuth {
+  std::string username;
+  Secret password;
+};
+
 class RedisProbe final : public Probe {
  public:
-  RedisProbe(std::string host, std::uint16_t port, RedisViewOptions view = {});
+  RedisProbe(std::string host, std::uint16_t port, RedisViewOptions view = {}, RedisAuth auth = {});
   ~RedisProbe() override;
   RedisProbe(const RedisProbe&) = delete;
   RedisProbe& operator=(const RedisProbe&) = delete;
@@ -37,6 +45,7 @@ class RedisProbe final : public Probe {
   std::string host_;
   std::uint16_t port_;
   RedisViewOptions view_;
+  RedisAuth auth_;
   std::unique_ptr<Conn> conn_;  // null until connected, reset when broken
 };
 
