@@ -18,7 +18,7 @@
 # of the server. Tables on stderr; name=value lines on stdout, qps_ratio and
 # p99_ratio (after over before) last.
 #
-# Environment (defaults): SEED_SECONDS (10), SEED_ROUNDS (3), SEED_WARMUP (5),
+# Environment (defaults): SEED_SECONDS (10), SEED_ROUNDS (3), SEED_WARMUP (15),
 # SEED_CONNECTIONS (64), SEED_WRK_THREADS (2), SEED_ROWS (100000),
 # SEED_MULTI_PCT (10), SEED_MULTI_IDS (10), SEED_MODES (before after connect),
 # POOLSCOPE_PG_BINDIR (/usr/lib/postgresql/15/bin); SEED_PG_PID and
@@ -43,7 +43,7 @@ WORK=$4
 
 SECONDS_PER_RUN=${SEED_SECONDS:-10}
 ROUNDS=${SEED_ROUNDS:-3}
-WARMUP=${SEED_WARMUP:-5}
+WARMUP=${SEED_WARMUP:-15}
 CONNECTIONS=${SEED_CONNECTIONS:-64}
 WRK_THREADS=${SEED_WRK_THREADS:-2}
 export SEED_ROWS=${SEED_ROWS:-100000}
@@ -266,7 +266,24 @@ for mode in "${MODES[@]}"; do
 done
 printf '(CPU: cores busy during the measured seconds - server process, PostgreSQL (postmaster and backends), Redis; db_queries: SELECTs the server sent, whole run)\n' >&2
 
+# Where the time of a database read goes: the pools' mean wait for a
+# connection, and the after cache's loads (L1 and L2 miss: pool + query).
+for mode in "${MODES[@]}"; do
+    [ "$mode" = connect ] && continue
+    n_acq=$(metric "${PORT[$mode]}" "^poolscope_pool_acquire_wait_seconds_count[{]pool=\"seed_$mode\"")
+    s_acq=$(curl -fsS "http://127.0.0.1:${PORT[$mode]}/metrics" |
+        awk -v p="poolscope_pool_acquire_wait_seconds_sum{pool=\"seed_$mode\"}" '$1 == p { print $2 }')
+    ps_log "$mode: $n_acq pool acquires, mean wait for a connection" \
+        "$(awk -v s="${s_acq:-0}" -v n="$n_acq" 'BEGIN { printf "%.2f", (n > 0 ? 1000 * s / n : 0) }') ms" \
+        "(whole run, warm-up included)"
+done
 if [ -n "${PORT[after]:-}" ]; then
+    n_load=$(metric "${PORT[after]}" '^poolscope_cache_load_duration_seconds_count')
+    s_load=$(curl -fsS "http://127.0.0.1:${PORT[after]}/metrics" |
+        awk '$1 ~ /^poolscope_cache_load_duration_seconds_sum/ { print $2 }')
+    ps_log "after: $n_load cache loads (L1 and L2 missed), mean" \
+        "$(awk -v s="${s_load:-0}" -v n="$n_load" 'BEGIN { printf "%.2f", (n > 0 ? 1000 * s / n : 0) }') ms each," \
+        "$(metric "${PORT[after]}" '^poolscope_cache_l2_errors_total') L2 errors"
     l1_hit=$(metric "${PORT[after]}" '^poolscope_cache_requests_total\{.*level="l1".*result="(hit|negative_hit)"')
     l1_all=$(metric "${PORT[after]}" '^poolscope_cache_requests_total\{.*level="l1"')
     l2_hit=$(metric "${PORT[after]}" '^poolscope_cache_requests_total\{.*level="l2".*result="(hit|negative_hit)"')
