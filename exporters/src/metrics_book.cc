@@ -92,8 +92,14 @@ void MetricsBook::GaugeFn(const std::string& name, const std::string& help,
   f.fns[labels] = {std::move(fn), owner};
 }
 
+void MetricsBook::OnCollect(std::function<void()> fn, const void* owner) {
+  std::lock_guard lock(mu_);
+  hooks_.emplace_back(std::move(fn), owner);
+}
+
 void MetricsBook::RemoveFns(const void* owner) {
   std::lock_guard lock(mu_);
+  std::erase_if(hooks_, [owner](const auto& h) { return h.second == owner; });
   for (auto& [name, f] : families_) {
     std::erase_if(f.fns, [owner](const auto& kv) { return kv.second.second == owner; });
   }
@@ -101,6 +107,7 @@ void MetricsBook::RemoveFns(const void* owner) {
 
 std::vector<prometheus::MetricFamily> MetricsBook::Collect() const {
   std::lock_guard lock(mu_);
+  for (const auto& hook : hooks_) hook.first();
   std::vector<prometheus::MetricFamily> out;
   auto labels_of = [](const prometheus::Labels& labels) {
     std::vector<prometheus::ClientMetric::Label> v;

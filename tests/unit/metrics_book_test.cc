@@ -48,6 +48,37 @@ TEST(MetricsBookTest, CellsAreRegisteredOnceAndExported) {
   EXPECT_EQ(book.Collect().size(), 3u);
 }
 
+TEST(MetricsBookTest, OnCollectHooksFoldOwnCellsInUntilRemoved) {
+  MetricsBook book;
+  FastHistogram& h = book.Histogram("fold_seconds", "h", {}, {0.001, 0.01});
+  int owner = 0;
+  int runs = 0;
+  book.OnCollect(
+      [&] {
+        ++runs;
+        const std::uint64_t counts[] = {2, 0, 1};
+        h.AddCounts(counts, 3, 5'000'000);
+      },
+      &owner);
+  auto find = [](const std::vector<prometheus::MetricFamily>& fams) {
+    for (const auto& f : fams) {
+      if (f.name == "fold_seconds") return f.metric.at(0).histogram;
+    }
+    return prometheus::ClientMetric::Histogram{};
+  };
+  auto hist = find(book.Collect());
+  EXPECT_EQ(runs, 1);
+  EXPECT_EQ(hist.sample_count, 3u);
+  EXPECT_DOUBLE_EQ(hist.sample_sum, 0.005);
+  ASSERT_EQ(hist.bucket.size(), 3u);
+  EXPECT_EQ(hist.bucket[0].cumulative_count, 2u);
+  EXPECT_EQ(hist.bucket[1].cumulative_count, 2u);
+  EXPECT_EQ(hist.bucket[2].cumulative_count, 3u);
+  book.RemoveFns(&owner);
+  EXPECT_EQ(find(book.Collect()).sample_count, 3u);
+  EXPECT_EQ(runs, 1);
+}
+
 TEST(MetricsBookTest, ConcurrentUpdatesAreNotLost) {
   MetricsBook book;
   FastCounter& c = book.Counter("c_total", "h", {});

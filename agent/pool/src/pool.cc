@@ -43,41 +43,56 @@ const std::vector<double>& QueryBuckets() {
   return b;
 }
 
+Bounds ToTicks(const std::vector<double>& seconds) {
+  Bounds b;
+  for (double sec : seconds) {
+    if (b.n == b.ticks.size()) break;
+    b.ticks[b.n++] = FastClock::FromNanos(static_cast<std::int64_t>(sec * 1e9));
+  }
+  return b;
+}
+
+// Count records `ticks` in `c`. Only the slot's holder calls it, so a plain
+// load and store is enough (and costs no locked instruction).
+inline void Count(Cells& c, const Bounds& b, std::int64_t ticks) {
+  std::size_t i = 0;
+  while (i < b.n && ticks > b.ticks[i]) ++i;
+  c.counts[i].store(c.counts[i].load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+  if (ticks > 0) {
+    c.sum_ticks.store(
+        c.sum_ticks.load(std::memory_order_relaxed) + static_cast<std::uint64_t>(ticks),
+        std::memory_order_relaxed);
+  }
+}
+
+// Fold adds what `c` counted since `done` to `h` and returns the count added.
+std::uint64_t Fold(const Cells& c, std::size_t buckets, std::array<std::uint64_t, kCells + 1>& done,
+                   FastHistogram& h) {
+  std::array<std::uint64_t, kCells> add{};
+  std::uint64_t n = 0;
+  for (std::size_t i = 0; i < buckets; ++i) {
+    const std::uint64_t v = c.counts[i].load(std::memory_order_relaxed);
+    add[i] = v - done[i];
+    done[i] = v;
+    n += add[i];
+  }
+  const std::uint64_t sum = c.sum_ticks.load(std::memory_order_relaxed);
+  const std::uint64_t sum_ticks = sum - done[kCells];
+  done[kCells] = sum;
+  if (n != 0 || sum_ticks != 0) {
+    h.AddCounts(
+        add.data(), buckets,
+        static_cast<std::uint64_t>(FastClock::ToNanos(static_cast<std::int64_t>(sum_ticks))));
+  }
+  return n;
+}
+
 std::string Site(const char* file, std::uint32_t line, const char* function) {
   if (file == nullptr) return "unknown";
   return fmt::format("{}:{} ({})", file, line, function != nullptr ? function : "?");
 }
 
 }  // namespace
-
-// ---------------------------------------------------------------- IdleSet
-
-IdleSet::IdleSet(int n) : words_((n + 63) / 64), bits_(new std::atomic<std::uint64_t>[words_]) {
-  for (int i = 0; i < words_; ++i) bits_[i].store(0);
-}
-
-int IdleSet::Claim() {
-  for (int w = 0; w < words_; ++w) {
-    std::uint64_t v = bits_[w].load(std::memory_order_relaxed);
-    while (v != 0) {
-      const int bit = __builtin_ctzll(v);
-      if (bits_[w].compare_exchange_weak(v, v & ~(std::uint64_t{1} << bit),
-                                         std::memory_order_acq_rel, std::memory_order_relaxed)) {
-        return w * 64 + bit;
-      }
-    }
-  }
-  return -1;
-}
-
-bool IdleSet::ClaimSlot(int s) {
-  const std::uint64_t mask = std::uint64_t{1} << (s % 64);
-  return (bits_[s / 64].fetch_and(~mask, std::memory_order_acq_rel) & mask) != 0;
-}
-
-void IdleSet::Put(int s) {
-  bits_[s / 64].fetch_or(std::uint64_t{1} << (s % 64), std::memory_order_seq_cst);
-}
 
 // ---------------------------------------------------------------- PoolCore
 
@@ -88,7 +103,6 @@ PoolCore::PoolCore(PoolConfig config, std::unique_ptr<ConnectionFactory> factory
       book_(book ? std::move(book) : std::make_shared<MetricsBook>()),
       n_(config_.max_size),
       slots_(new Slot[n_]),
-      idle_(n_),
       rng_(std::random_device{}()),
       labels_(static_cast<std::size_t>(config_.statement_labels)) {
   leak_ticks_ = Ticks(config_.leak_threshold);
@@ -96,6 +110,12 @@ PoolCore::PoolCore(PoolConfig config, std::unique_ptr<ConnectionFactory> factory
   validate_ticks_ = Ticks(config_.validate_after_idle);
   idle_ticks_ = Ticks(config_.idle_timeout);
   keepalive_ticks_ = Ticks(config_.keepalive_interval);
+  // About what putting a thread to sleep and waking it costs.
+  spin_ticks_ = FastClock::FromNanos(5000);
+  wait_bounds_ = ToTicks(WaitBuckets());
+  usage_bounds_ = ToTicks(UsageBuckets());
+  flushed_wait_.resize(n_);
+  flushed_usage_.resize(n_);
 
   const prometheus::Labels pool{{"pool", config_.name}};
   auto with = [&](const char* k, const char* v) {
@@ -151,6 +171,8 @@ PoolCore::PoolCore(PoolConfig config, std::unique_ptr<ConnectionFactory> factory
               with("statement", "other"), QueryBuckets());
   b.Counter("poolscope_slow_queries_total", "Queries that ran past slow_query_threshold",
             with("statement", "other"));
+
+  b.OnCollect([this] { Flush(); }, this);
 
   housekeeper_ = std::jthread([this](std::stop_token stop) { Housekeep(stop); });
 }
@@ -219,8 +241,8 @@ Result<Lease, AcquireError> PoolCore::Acquire(Clock::time_point deadline, Durati
   }
   // Fast path: nobody queues ahead of us and a connection is idle.
   if (waiting_.load(std::memory_order_seq_cst) == 0) {
-    if (int s = idle_.Claim(); s >= 0) {
-      if (auto lease = Ready(s, t0, site, false)) return std::move(*lease);
+    if (int s = ClaimIdle(); s >= 0) {
+      if (auto lease = Ready(s, t0, site, false, deadline, timeout)) return std::move(*lease);
     }
   }
   if (deadline == Clock::time_point{}) deadline = Clock::now() + timeout;
@@ -228,21 +250,22 @@ Result<Lease, AcquireError> PoolCore::Acquire(Clock::time_point deadline, Durati
 }
 
 std::optional<Lease> PoolCore::Ready(int s, std::int64_t t0, const SourceLocation& site,
-                                     bool waited) {
-  Slot& sl = slots_[s];
-  sl.state.store(SlotState::kInUse, std::memory_order_relaxed);
+                                     bool waited, Clock::time_point deadline, Duration timeout) {
+  Slot& sl = slots_[s];  // kInUse, ours
   // Validate a connection the server has not answered on for a while.
   if (config_.validate_after_idle == Duration::zero() ||
       t0 - sl.last_alive.load(std::memory_order_relaxed) > validate_ticks_) {
-    if (!sl.conn->Ping(Clock::now() + config_.validation_timeout)) {
+    // The ping never carries the acquire past its own deadline.
+    const Clock::time_point ping_start = Clock::now();
+    if (deadline == Clock::time_point{}) deadline = ping_start + timeout;
+    if (!sl.conn->Ping(std::min(deadline, ping_start + config_.validation_timeout))) {
       Discard(s, "validation_failed");
       return std::nullopt;
     }
     sl.last_alive.store(FastClock::Now(), std::memory_order_relaxed);
   }
   const std::int64_t now = waited ? FastClock::Now() : t0;
-  m_.wait->ObserveNanos(FastClock::ToNanos(now - t0));
-  m_.acquire_ok->Inc();
+  Count(sl.wait, wait_bounds_, now - t0);  // and acquires ok: its count
   sl.acquired_at.store(now, std::memory_order_relaxed);
   sl.site_file.store(site.file_name(), std::memory_order_relaxed);
   sl.site_function.store(site.function_name(), std::memory_order_relaxed);
@@ -287,8 +310,10 @@ Result<Lease, AcquireError> PoolCore::AcquireSlow(std::int64_t t0, Clock::time_p
                                                              : ErrorCode::kUnavailable,
                       "error", "cannot open a connection: " + st.error().message);
         }
+        slots_[s].state.store(SlotState::kInUse, std::memory_order_relaxed);  // ours
         // Time spent connecting is not waiting: count it in connect_seconds only.
-        if (auto lease = Ready(s, t0 + (FastClock::Now() - before), site, true)) {
+        if (auto lease = Ready(s, t0 + (FastClock::Now() - before), site, true, deadline,
+                               Duration::zero())) {
           return std::move(*lease);
         }
         continue;
@@ -302,34 +327,48 @@ Result<Lease, AcquireError> PoolCore::AcquireSlow(std::int64_t t0, Clock::time_p
           fmt::format("{} callers already wait (max_waiters); not queueing", config_.max_waiters));
     }
     waiting_.fetch_add(1, std::memory_order_seq_cst);
-    if (int s = idle_.Claim(); s >= 0) {
+    if (int s = ClaimIdle(); s >= 0) {
       waiting_.fetch_sub(1);
       lock.unlock();
-      if (auto lease = Ready(s, t0, site, true)) return std::move(*lease);
+      if (auto lease = Ready(s, t0, site, true, deadline, Duration::zero()))
+        return std::move(*lease);
       continue;
     }
     Waiter w;
+    const bool spin = SpinWorthIt(waiters_.size());
     waiters_.push_back(&w);
     lock.unlock();
     if (HasEmpty()) Wake();  // room to grow: the housekeeper opens one for us
-    // Hand-offs usually come within microseconds: look a few times before
-    // paying for a sleep and a wake-up.
-    for (int i = 0; i < 32 && w.slot.load(std::memory_order_acquire) < 0; ++i) {
+    // A hand-off due within microseconds is cheaper to look for a few times
+    // than to sleep for; a caller deep in the queue behind slow holders
+    // sleeps at once (yielding would take the CPU from the holders).
+    for (int i = 0; spin && i < 32 && w.slot.load(std::memory_order_acquire) < 0; ++i) {
       std::this_thread::yield();
+    }
+    if (const int got = w.slot.load(std::memory_order_acquire); got >= 0) {
+      // Handed over while we looked: the releaser did not notify.
+      if (auto lease = Ready(got, t0, site, true, deadline, Duration::zero()))
+        return std::move(*lease);
+      continue;
     }
     lock.lock();
     w.sleeping = true;
     while (w.slot.load(std::memory_order_relaxed) < 0 && !closed_.load()) {
       if (w.cv.wait_until(lock, deadline) == std::cv_status::timeout) break;
     }
-    if (int s = w.slot.load(std::memory_order_relaxed); s >= 0) {
-      lock.unlock();
-      if (auto lease = Ready(s, t0, site, true)) return std::move(*lease);
+    const int got = w.slot.load(std::memory_order_relaxed);
+    if (got < 0) {
+      waiters_.erase(std::find(waiters_.begin(), waiters_.end(), &w));
+      waiting_.fetch_sub(1);
+    }
+    lock.unlock();
+    // The releaser that picked us may still be inside w.cv.notify_one().
+    while (w.notifying.load(std::memory_order_acquire)) std::this_thread::yield();
+    if (got >= 0) {
+      if (auto lease = Ready(got, t0, site, true, deadline, Duration::zero()))
+        return std::move(*lease);
       continue;
     }
-    waiters_.erase(std::find(waiters_.begin(), waiters_.end(), &w));
-    waiting_.fetch_sub(1);
-    lock.unlock();
     if (closed_.load()) return Fail(ErrorCode::kUnavailable, "error", "the pool is closed");
     return Fail(ErrorCode::kTimeout, "timeout", "no connection became free before the deadline");
   }
@@ -372,13 +411,55 @@ Status PoolCore::Open(int s, Clock::time_point deadline, const std::stop_token& 
   return OkStatus();
 }
 
-void PoolCore::HandOffLocked(int s) {
+PoolCore::Waiter* PoolCore::HandOffLocked(int s) {
   Waiter* w = waiters_.front();
   waiters_.pop_front();
   waiting_.fetch_sub(1);
   slots_[s].state.store(SlotState::kInUse, std::memory_order_relaxed);
+  const bool asleep = w->sleeping;
+  if (asleep) w->notifying.store(true, std::memory_order_relaxed);
   w->slot.store(s, std::memory_order_release);
-  if (w->sleeping) w->cv.notify_one();
+  return asleep ? w : nullptr;
+}
+
+void PoolCore::Notify(Waiter* w) {
+  if (w == nullptr) return;
+  w->cv.notify_one();
+  w->notifying.store(false, std::memory_order_release);
+}
+
+bool PoolCore::SpinWorthIt(std::size_t ahead) const {
+  std::int64_t total = 0;
+  for (int s = 0; s < n_; ++s) total += slots_[s].last_hold.load(std::memory_order_relaxed);
+  // Our turn comes after `ahead + 1` releases; n_ holders release in turn.
+  return total / n_ * static_cast<std::int64_t>(ahead + 1) / n_ <= spin_ticks_;
+}
+
+int PoolCore::ClaimIdle() {
+  struct Hint {
+    const PoolCore* pool = nullptr;
+    int slot = 0;
+  };
+  thread_local Hint hint;
+  const int start = hint.pool == this && hint.slot < n_ ? hint.slot : 0;
+  int s = start;
+  do {
+    // seq_cst loads: a waiter's re-check after waiting_++ is half of the
+    // Dekker pair (see pool_core.h).
+    SlotState st = slots_[s].state.load(std::memory_order_seq_cst);
+    if (st == SlotState::kIdle &&
+        slots_[s].state.compare_exchange_strong(st, SlotState::kInUse, std::memory_order_acq_rel)) {
+      hint = {this, s};
+      return s;
+    }
+    if (++s == n_) s = 0;
+  } while (s != start);
+  return -1;
+}
+
+bool PoolCore::ClaimSlot(int s) {
+  SlotState st = SlotState::kIdle;
+  return slots_[s].state.compare_exchange_strong(st, SlotState::kBusy, std::memory_order_acq_rel);
 }
 
 bool PoolCore::HasEmpty() const {
@@ -394,19 +475,27 @@ void PoolCore::GiveBack(int s) {
     return;
   }
   if (waiting_.load(std::memory_order_seq_cst) > 0) {
-    std::lock_guard lock(mu_);
-    if (!waiters_.empty()) {
-      HandOffLocked(s);
-      return;
+    Waiter* wake = nullptr;
+    {
+      std::lock_guard lock(mu_);
+      if (!waiters_.empty()) {
+        wake = HandOffLocked(s);
+        s = -1;  // handed over
+      }
     }
+    Notify(wake);
+    if (s < 0) return;
   }
-  slots_[s].state.store(SlotState::kIdle, std::memory_order_relaxed);
-  idle_.Put(s);
+  slots_[s].state.store(SlotState::kIdle, std::memory_order_seq_cst);
   if (waiting_.load(std::memory_order_seq_cst) > 0) {
-    std::lock_guard lock(mu_);
-    if (!waiters_.empty()) {
-      if (int c = idle_.Claim(); c >= 0) HandOffLocked(c);
+    Waiter* wake = nullptr;
+    {
+      std::lock_guard lock(mu_);
+      if (!waiters_.empty()) {
+        if (int c = ClaimIdle(); c >= 0) wake = HandOffLocked(c);
+      }
     }
+    Notify(wake);
   }
 }
 
@@ -426,7 +515,9 @@ void PoolCore::Discard(int s, const char* reason) {
 void PoolCore::Release(int s) noexcept {
   Slot& sl = slots_[s];
   const std::int64_t now = FastClock::Now();
-  m_.usage->ObserveNanos(FastClock::ToNanos(now - sl.acquired_at.load(std::memory_order_relaxed)));
+  const std::int64_t held = now - sl.acquired_at.load(std::memory_order_relaxed);
+  Count(sl.usage, usage_bounds_, held);
+  sl.last_hold.store(held, std::memory_order_relaxed);
   const std::uint64_t word = sl.lease_word.exchange(0, std::memory_order_acq_rel);
   if ((word & 1) != 0) {
     m_.leaks_resolved->Inc();
@@ -608,8 +699,7 @@ void PoolCore::Maintain(std::int64_t now) {
     const bool needs_ping = keepalive_ticks_ > 0 &&
                             now - sl.last_alive.load(std::memory_order_relaxed) > keepalive_ticks_;
     if (!expired && !idle_too_long && !needs_ping) continue;
-    if (!idle_.ClaimSlot(s)) continue;  // somebody took it meanwhile
-    sl.state.store(SlotState::kBusy, std::memory_order_relaxed);
+    if (!ClaimSlot(s)) continue;  // somebody took it meanwhile
     if (expired) {
       Discard(s, "max_lifetime");
       --idle;
@@ -708,13 +798,24 @@ void PoolCore::Close() {
   }
   lock.unlock();
   for (int s = 0; s < n_; ++s) {
-    if (idle_.ClaimSlot(s)) {
+    if (ClaimSlot(s)) {
       slots_[s].conn.reset();
       m_.closed["shutdown"]->Inc();
       slots_[s].state.store(SlotState::kEmpty);
     }
   }
   book_->RemoveFns(this);
+  Flush();  // what was counted after the last scrape
+}
+
+void PoolCore::Flush() {
+  std::lock_guard lock(flush_mu_);
+  std::uint64_t ok = 0;
+  for (int s = 0; s < n_; ++s) {
+    ok += Fold(slots_[s].wait, wait_bounds_.n + 1, flushed_wait_[s], *m_.wait);
+    Fold(slots_[s].usage, usage_bounds_.n + 1, flushed_usage_[s], *m_.usage);
+  }
+  if (ok != 0) m_.acquire_ok->Inc(ok);
 }
 
 // ---------------------------------------------------------------- Pool

@@ -1,16 +1,25 @@
 // PoolCore: the pool's machinery behind Pool and Lease (private header).
 //
-// Slots. The pool has max_size slots. A slot is empty, opening, idle, in use
-// or busy (the housekeeper works on it). Whoever holds a slot owns its
-// Connection: the idle set (a bitmap of idle slots, claimed with CAS) hands
-// ownership over with acquire/release ordering.
+// Slots. The pool has max_size slots, each on its own cache line. A slot is
+// empty, opening, idle, in use or busy (the housekeeper works on it). Whoever
+// holds a slot owns its Connection: an idle slot is claimed with a CAS on its
+// state (acquire) and put back with a store (release), so ownership moves
+// with acquire/release ordering. A thread looks first at the slot it used
+// last (a per-thread hint): with as many threads as slots each keeps its
+// own, and no line bounces between cores.
 //
 // Fairness. Callers that find no idle connection queue in FIFO order under
 // mu_. A returned connection goes straight to the oldest waiter; newcomers
 // take the lock-free fast path only while nobody waits. The Dekker pair
-// "waiter: waiting_++ then re-check the idle set" / "releaser: put in the
-// idle set then re-check waiting_" (both seq_cst) means a connection is never
+// "waiter: waiting_++ then re-check the slots" / "releaser: mark the slot
+// idle then re-check waiting_" (both seq_cst) means a connection is never
 // left idle while a caller sleeps.
+//
+// Metrics. The acquire-wait and usage histograms (and acquires ok, which is
+// the wait histogram's count) are counted in cells of the slot, which only
+// its holder writes: a plain load and store, no locked instruction, on a
+// line the holder already owns. Flush(), run by every MetricsBook::Collect()
+// and by Close(), adds what is new to the book's histograms and counter.
 //
 // Timers. Each in-use slot publishes its lease (site, thread, start) and its
 // running query (statement, start) through generation words; the
@@ -49,6 +58,22 @@ struct StatementInfo {
   FastCounter* slow;
 };
 
+// kCells is the bucket count of the slot's histogram cells (bounds + +Inf).
+inline constexpr std::size_t kCells = 16;
+
+// Cells are a histogram written by one thread at a time (the slot holder),
+// in FastClock ticks. Readers (Flush) load them relaxed.
+struct Cells {
+  std::array<std::atomic<std::uint64_t>, kCells> counts{};
+  std::atomic<std::uint64_t> sum_ticks{0};
+};
+
+// Bounds are histogram upper bounds in FastClock ticks.
+struct Bounds {
+  std::array<std::int64_t, kCells - 1> ticks{};
+  std::size_t n = 0;
+};
+
 enum class SlotState : std::uint8_t { kEmpty, kOpening, kIdle, kInUse, kBusy };
 
 struct alignas(64) Slot {
@@ -62,6 +87,11 @@ struct alignas(64) Slot {
   std::atomic<std::int64_t> expires{0};
   std::atomic<std::int64_t> last_used{0};
   std::atomic<std::int64_t> last_alive{0};  // last time the server answered
+  std::atomic<std::int64_t> last_hold{0};   // how long the last lease held it
+
+  // Metric cells, written by the holder only (see "Metrics" above).
+  alignas(64) Cells wait;
+  Cells usage;
 
   // The lease, published for the housekeeper and Holders().
   std::atomic<std::uint64_t> lease_word{0};  // gen << 1 | leak_reported; 0 = none
@@ -78,22 +108,6 @@ struct alignas(64) Slot {
   std::atomic<std::uint64_t> query_word{0};  // qgen << 1 | slow_reported; 0 = none
   std::atomic<std::int64_t> query_started{0};
   std::atomic<const StatementInfo*> statement{nullptr};
-};
-
-// IdleSet is a lock-free bitmap of idle slots.
-class IdleSet {
- public:
-  explicit IdleSet(int n);
-  // Claim takes any idle slot; -1 when none.
-  int Claim();
-  // ClaimSlot takes slot `s` if it is idle.
-  bool ClaimSlot(int s);
-  // Put marks slot `s` idle.
-  void Put(int s);
-
- private:
-  int words_;
-  std::unique_ptr<std::atomic<std::uint64_t>[]> bits_;
 };
 
 class PoolCore {
@@ -122,14 +136,25 @@ class PoolCore {
   struct Waiter {
     std::condition_variable cv;
     std::atomic<int> slot{-1};  // set under mu_ by the releaser that hands a slot over
-    bool sleeping = false;      // guarded by mu_: blocked on cv (needs a notify)
+    // Set under mu_ by a releaser that will notify `cv` after unlocking mu_
+    // (so the woken waiter does not block on mu_ at once); the releaser
+    // clears it when done, and the waiter does not leave before that.
+    std::atomic<bool> notifying{false};
+    bool sleeping = false;  // guarded by mu_: blocked on cv (needs a notify)
   };
 
   // Ready turns claimed slot `s` into a lease, validating a connection idle
-  // too long; nullopt when validation failed (the slot was discarded).
-  std::optional<Lease> Ready(int s, std::int64_t t0, const SourceLocation& site, bool waited);
+  // too long; nullopt when validation failed (the slot was discarded). The validation ping ends by
+  // `deadline` (epoch: `timeout` from now).
+  std::optional<Lease> Ready(int s, std::int64_t t0, const SourceLocation& site, bool waited,
+                             Clock::time_point deadline, Duration timeout);
   Result<Lease, AcquireError> AcquireSlow(std::int64_t t0, Clock::time_point deadline,
                                           const SourceLocation& site);
+  // ClaimIdle takes an idle slot (kIdle -> kInUse), this thread's last slot
+  // first; -1 when none is idle. ClaimSlot takes slot `s` if it is idle,
+  // for the housekeeper (kIdle -> kBusy).
+  int ClaimIdle();
+  bool ClaimSlot(int s);
   // HasEmpty says whether a slot has no connection (room to open one).
   bool HasEmpty() const;
   AcquireError Fail(ErrorCode code, const char* outcome, std::string message);
@@ -141,7 +166,17 @@ class PoolCore {
   // Discard closes the connection in slot `s` for `reason`.
   void Discard(int s, const char* reason);
   int ReserveEmpty();
-  void HandOffLocked(int s);  // mu_ held, waiters_ not empty
+  // HandOffLocked gives slot `s` to the oldest waiter (mu_ held, waiters_
+  // not empty); it returns the waiter to Notify() once mu_ is released, or
+  // null when that waiter is not asleep.
+  [[nodiscard]] Waiter* HandOffLocked(int s);
+  static void Notify(Waiter* w);
+  // SpinWorthIt says whether a caller with `ahead` waiters in front of it
+  // should look for a hand-off a few times before sleeping: only when the
+  // hold times seen lately say its turn comes sooner than a wake-up costs.
+  bool SpinWorthIt(std::size_t ahead) const;
+  // Flush adds what the slots counted since the last Flush to the book.
+  void Flush();
 
   // Housekeeping.
   void Housekeep(const std::stop_token& stop);
@@ -158,7 +193,6 @@ class PoolCore {
   std::shared_ptr<MetricsBook> book_;
   const int n_;
   std::unique_ptr<Slot[]> slots_;
-  IdleSet idle_;
   std::atomic<int> waiting_{0};
   std::atomic<bool> closed_{false};
   std::atomic<bool> connect_failing_{false};
@@ -169,6 +203,7 @@ class PoolCore {
   std::int64_t validate_ticks_ = 0;
   std::int64_t idle_ticks_ = 0;
   std::int64_t keepalive_ticks_ = 0;
+  std::int64_t spin_ticks_ = 0;  // a wait shorter than this is worth spinning for
 
   mutable std::mutex mu_;             // guards waiters_; signals close_cv_
   std::deque<Waiter*> waiters_;       // oldest first
@@ -184,6 +219,13 @@ class PoolCore {
   std::shared_mutex stmt_mu_;
   std::unordered_map<std::uint64_t, std::unique_ptr<StatementInfo>> statements_;
   StatementLabels labels_;
+  // Slot cell totals already added to the book, per slot (wait, usage).
+  std::mutex flush_mu_;
+  std::vector<std::array<std::uint64_t, kCells + 1>> flushed_wait_;   // guarded by flush_mu_
+  std::vector<std::array<std::uint64_t, kCells + 1>> flushed_usage_;  // guarded by flush_mu_
+  Bounds wait_bounds_;
+  Bounds usage_bounds_;
+
   std::mutex err_mu_;
   std::map<std::string, FastCounter*> errors_by_class_;
 

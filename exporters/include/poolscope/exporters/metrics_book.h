@@ -91,6 +91,17 @@ class FastHistogram {
     if (nanos > 0) s.sum_ns.fetch_add(static_cast<std::uint64_t>(nanos), std::memory_order_relaxed);
   }
 
+  // AddCounts adds `counts[i]` observations to bucket i (i < n; bucket
+  // bounds().size() is +Inf) and `sum_ns` to the sum: for owners that count
+  // in their own single-writer cells and fold them in (MetricsBook::OnCollect).
+  void AddCounts(const std::uint64_t* counts, std::size_t n, std::uint64_t sum_ns) {
+    Stripe& s = stripes_[StripeIndex()];
+    for (std::size_t i = 0; i < n && i <= bounds_.size(); ++i) {
+      if (counts[i] != 0) s.counts[i].fetch_add(counts[i], std::memory_order_relaxed);
+    }
+    if (sum_ns != 0) s.sum_ns.fetch_add(sum_ns, std::memory_order_relaxed);
+  }
+
   // ObserveSeconds records one observation of `seconds`.
   void ObserveSeconds(double seconds) { ObserveNanos(static_cast<std::int64_t>(seconds * 1e9)); }
 
@@ -132,7 +143,12 @@ class MetricsBook final : public prometheus::Collectable {
   // must stay callable until RemoveFns(owner) is called.
   void GaugeFn(const std::string& name, const std::string& help, const prometheus::Labels& labels,
                std::function<double()> fn, const void* owner);
-  // RemoveFns drops every GaugeFn registered with `owner`.
+  // OnCollect registers `fn`, run at the start of every Collect() with the
+  // book's lock held (so it never runs after RemoveFns(owner) returns): an
+  // owner that counts in cells of its own adds them to its cells here. `fn`
+  // must not call into the book.
+  void OnCollect(std::function<void()> fn, const void* owner);
+  // RemoveFns drops every GaugeFn and OnCollect hook registered with `owner`.
   void RemoveFns(const void* owner);
 
   std::vector<prometheus::MetricFamily> Collect() const override;
@@ -151,7 +167,8 @@ class MetricsBook final : public prometheus::Collectable {
 
   mutable std::mutex mu_;                   // guards families_ and the cell stores
   std::map<std::string, Family> families_;  // by name, exported in name order
-  std::deque<FastCounter> counter_store_;   // stable addresses
+  std::vector<std::pair<std::function<void()>, const void*>> hooks_;  // OnCollect
+  std::deque<FastCounter> counter_store_;                             // stable addresses
   std::deque<FastGauge> gauge_store_;
   std::deque<FastHistogram> histogram_store_;
 };
