@@ -1,6 +1,8 @@
 // Unit tests for the users file and the basic-auth verifier (no servers).
 #include "poolscope/exporters/basic_auth.h"
 
+#include "poolscope/config/config.h"
+
 #include <crypt.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -263,6 +265,120 @@ TEST(BasicAuthTest, ConcurrentVerificationsAreBoundedNotQueued) {
                    {.max_concurrent_hashes = 1, .busy_wait = std::chrono::milliseconds(0)});
   EXPECT_EQ(cached.Check(Header("u:right")), AuthResult::kOk);
   EXPECT_EQ(cached.Check(Header("u:right")), AuthResult::kOk);
+}
+
+}  // namespace
+}  // namespace poolscope
+
+// The http section and the Redis password in the agent's configuration.
+namespace poolscope {
+namespace {
+
+class HttpConfigTest : public UsersFileOnDisk {
+ protected:
+  std::string ErrorOf(const std::string& yaml) {
+    auto c = ParseConfig(yaml, "agent.yaml");
+    return c.ok() ? "" : c.error().message;
+  }
+};
+
+TEST_F(HttpConfigTest, BasicAuthLoadsTheUsersFile) {
+  const std::string hash = Hash("$6$", "pw");
+  Write("prometheus:" + hash + "\n", 0600);
+  auto c = ParseConfig("http:\n  basic_auth:\n    users_file: " + path_ +
+                           "\n    realm: db tier\n    healthz_without_auth: true\n",
+                       "agent.yaml");
+  ASSERT_TRUE(c.ok()) << c.error().message;
+  EXPECT_EQ(c->http.basic_auth.users_file, path_);
+  EXPECT_EQ(c->http.basic_auth.realm, "db tier");
+  EXPECT_TRUE(c->http.basic_auth.healthz_without_auth);
+  ASSERT_EQ(c->http.basic_auth.users.size(), 1u);
+  EXPECT_EQ(c->http.basic_auth.users[0].hash, hash);
+  EXPECT_TRUE(c->warnings.empty());
+  // Defaults: no auth, no TLS, loopback, debug off.
+  auto d = ParseConfig("", "agent.yaml");
+  ASSERT_TRUE(d.ok());
+  EXPECT_EQ(d->http.listen.host, "127.0.0.1");
+  EXPECT_FALSE(d->http.debug);
+  EXPECT_TRUE(d->http.basic_auth.users_file.empty());
+  EXPECT_TRUE(d->http.tls.cert_file.empty());
+}
+
+TEST_F(HttpConfigTest, BadUsersFileIsAConfigErrorAtItsKey) {
+  Write("prometheus:hunter2\n", 0600);
+  const std::string e = ErrorOf("http:\n  basic_auth: { users_file: " + path_ + " }\n");
+  EXPECT_THAT(e, HasSubstr("agent.yaml:2:29: http.basic_auth.users_file: " + path_ +
+                           ":1: the password field is not a hash"));
+  EXPECT_THAT(e, Not(HasSubstr("hunter2")));
+  EXPECT_THAT(ErrorOf("http:\n  basic_auth: { realm: x }\n"),
+              HasSubstr("http.basic_auth.users_file: missing"));
+  EXPECT_THAT(ErrorOf("http:\n  basic_auth: { users_file: /nonexistent/users }\n"),
+              HasSubstr("cannot read users file /nonexistent/users"));
+  Write("p:" + Hash("$6$", "pw") + "\n", 0644);
+  EXPECT_THAT(ErrorOf("http:\n  basic_auth: { users_file: " + path_ + ", realm: 'a\"b' }\n"),
+              HasSubstr("http.basic_auth.realm: use 1-64 printable"));
+  auto warned = ParseConfig("http:\n  basic_auth: { users_file: " + path_ + " }\n", "agent.yaml");
+  ASSERT_TRUE(warned.ok());
+  ASSERT_EQ(warned->warnings.size(), 1u);
+  EXPECT_THAT(warned->warnings[0], HasSubstr("readable by others"));
+}
+
+TEST_F(HttpConfigTest, TlsFilesAreCheckedAtLoad) {
+  EXPECT_THAT(ErrorOf("http:\n  tls: { cert_file: /nonexistent/c.pem, key_file: /x.pem }\n"),
+              HasSubstr("agent.yaml:2:21: http.tls.cert_file: cannot read the TLS certificate "
+                        "file /nonexistent/c.pem"));
+  EXPECT_THAT(ErrorOf("http:\n  tls: { cert_file: /x.pem }\n"),
+              HasSubstr("http.tls.key_file: missing"));
+  Write("not pem\n", 0600);
+  EXPECT_THAT(ErrorOf("http:\n  tls: { cert_file: " + path_ + ", key_file: " + path_ + " }\n"),
+              HasSubstr("http.tls.cert_file: TLS certificate file " + path_ +
+                        " holds no usable PEM certificate"));
+}
+
+TEST_F(HttpConfigTest, RedisPasswordFromTheFileOrTheEnvironment) {
+  auto c = ParseConfig(
+      "targets:\n  redis:\n    - name: a\n      address: 127.0.0.1:6379\n      password: s3cret\n"
+      "      username: agent\n",
+      "agent.yaml");
+  ASSERT_TRUE(c.ok()) << c.error().message;
+  EXPECT_EQ(c->redis[0].password.Expose(), "s3cret");
+  EXPECT_EQ(c->redis[0].username, "agent");
+  EXPECT_EQ(c->redis[0].password_source, "password");
+  ::setenv("POOLSCOPE_TEST_REDIS_PW", "from-env", 1);
+  auto e = ParseConfig(
+      "targets:\n  redis:\n    - name: a\n      address: 127.0.0.1:6379\n"
+      "      password_env: POOLSCOPE_TEST_REDIS_PW\n",
+      "agent.yaml");
+  ASSERT_TRUE(e.ok()) << e.error().message;
+  EXPECT_EQ(e->redis[0].password.Expose(), "from-env");
+  EXPECT_THAT(ErrorOf("targets:\n  redis:\n    - name: a\n      address: 127.0.0.1:6379\n"
+                      "      password: x\n      password_env: Y\n"),
+              HasSubstr("give at most one of password or password_env"));
+  EXPECT_THAT(ErrorOf("targets:\n  redis:\n    - name: a\n      address: 127.0.0.1:6379\n"
+                      "      password_env: POOLSCOPE_TEST_UNSET_VARIABLE\n"),
+              HasSubstr("environment variable POOLSCOPE_TEST_UNSET_VARIABLE is not set"));
+  EXPECT_THAT(ErrorOf("targets:\n  redis:\n    - name: a\n      address: 127.0.0.1:6379\n"
+                      "      username: u\n"),
+              HasSubstr("a username needs a password"));
+}
+
+TEST_F(HttpConfigTest, AConfigHoldingAPasswordAndReadableByOthersIsWarnedAbout) {
+  const std::string pg =
+      "targets:\n  postgres:\n    - name: m\n      dsn: \"host=127.0.0.1 user=a password=pw\"\n";
+  Write(pg, 0644);
+  auto c = LoadConfigFile(path_);
+  ASSERT_TRUE(c.ok()) << c.error().message;
+  ASSERT_EQ(c->warnings.size(), 1u);
+  EXPECT_THAT(c->warnings[0], HasSubstr(path_ + " holds a password (targets.postgres[0].dsn)"));
+  EXPECT_THAT(c->warnings[0], HasSubstr("chmod 600 " + path_));
+  EXPECT_THAT(c->warnings[0], Not(HasSubstr("pw\"")));
+  Write(pg, 0640);
+  EXPECT_TRUE(LoadConfigFile(path_)->warnings.empty()) << "group-readable is the documented 640";
+  Write("targets:\n  redis:\n    - name: r\n      address: 127.0.0.1:1\n      password: pw\n",
+        0604);
+  ASSERT_EQ(LoadConfigFile(path_)->warnings.size(), 1u);
+  Write("targets:\n  postgres:\n    - name: m\n      dsn: \"host=127.0.0.1 user=a\"\n", 0644);
+  EXPECT_TRUE(LoadConfigFile(path_)->warnings.empty()) << "no secret, no warning";
 }
 
 }  // namespace

@@ -23,6 +23,26 @@ struct Invalid {
   std::string message;
 };
 
+// OneLine escapes control bytes (a key or value quoted from the file may hold
+// a line break), so that an error message stays one log line.
+std::string OneLine(std::string_view s) {
+  std::string out;
+  out.reserve(s.size());
+  for (char c : s) {
+    const auto u = static_cast<unsigned char>(c);
+    if (c == '\n') {
+      out += "\\n";
+    } else if (c == '\r') {
+      out += "\\r";
+    } else if (u < 0x20 || u == 0x7f) {
+      out += fmt::format("\\x{:02x}", u);
+    } else {
+      out += c;
+    }
+  }
+  return out;
+}
+
 // Walker validates one YAML document and knows where each node came from.
 class Walker {
  public:
@@ -522,8 +542,11 @@ class Walker {
     t->cert_file = String(c, key + ".cert_file");
     t->key_file = String(k, key + ".key_file");
     if (Status s = CheckTlsFiles({t->cert_file, t->key_file}); !s) {
-      const bool key_problem = s.error().message.find(t->key_file) != std::string::npos &&
-                               s.error().message.find("does not match") == std::string::npos;
+      // Say which key is at fault: the key file (unreadable, not a key, or
+      // not the certificate's key) or else the certificate file.
+      const std::string& m = s.error().message;
+      const bool key_problem =
+          m.find("TLS key file") != std::string::npos || m.rfind("the private key in", 0) == 0;
       Fail(key_problem ? k : c, key_problem ? key + ".key_file" : key + ".cert_file",
            s.error().message);
     }
@@ -631,13 +654,13 @@ Result<Config> ParseConfig(std::string_view text, const std::string& source) {
     YAML::Node root = YAML::Load(std::string(text));
     return Walker(source).Walk(root);
   } catch (const Invalid& e) {
-    return Error{ErrorCode::kInvalidArgument, e.message};
+    return Error{ErrorCode::kInvalidArgument, OneLine(e.message)};
   } catch (const YAML::ParserException& e) {
     return Error{ErrorCode::kInvalidArgument,
-                 fmt::format("{}:{}:{}: YAML syntax error: {}", source, e.mark.line + 1,
-                             e.mark.column + 1, e.msg)};
+                 OneLine(fmt::format("{}:{}:{}: YAML syntax error: {}", source, e.mark.line + 1,
+                                     e.mark.column + 1, e.msg))};
   } catch (const YAML::Exception& e) {
-    return Error{ErrorCode::kInvalidArgument, fmt::format("{}: {}", source, e.msg)};
+    return Error{ErrorCode::kInvalidArgument, OneLine(fmt::format("{}: {}", source, e.msg))};
   }
 }
 
