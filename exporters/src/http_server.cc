@@ -16,6 +16,7 @@
 #include <thread>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include "poolscope/exporters/basic_auth.h"
 
@@ -272,10 +273,21 @@ Status PrepareCivetwebTls() {
   static std::once_flag once;
   static std::string problem;
   std::call_once(once, [] {
-    const char* dirs[] = {POOLSCOPE_TLS_COMPAT_INSTALL_DIR, POOLSCOPE_TLS_COMPAT_BUILD_DIR};
+    // Next to the installed executable (<prefix>/bin/../<libdir>/poolscope,
+    // wherever the package put it), then the configured install and build
+    // folders.
+    std::vector<std::string> dirs;
+    char exe[4096];
+    const ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (n > 0) {
+      std::string e(exe, static_cast<std::size_t>(n));
+      dirs.push_back(e.substr(0, e.rfind('/')) + "/../" POOLSCOPE_TLS_COMPAT_LIBDIR "/poolscope");
+    }
+    dirs.push_back(POOLSCOPE_TLS_COMPAT_INSTALL_DIR);
+    dirs.push_back(POOLSCOPE_TLS_COMPAT_BUILD_DIR);
     for (const char* lib :
          {"libpoolscope-civetweb-libcrypto.so", "libpoolscope-civetweb-libssl.so"}) {
-      for (const char* dir : dirs) {
+      for (const std::string& dir : dirs) {
         const std::string path = fmt::format("{}/{}", dir, lib);
         if (access(path.c_str(), R_OK) == 0 && dlopen(path.c_str(), RTLD_NOW | RTLD_GLOBAL)) break;
       }
@@ -288,8 +300,8 @@ Status PrepareCivetwebTls() {
       problem = fmt::format(
           "HTTPS is unavailable: CivetWeb needs libssl.so with SSL_get_peer_certificate, and the "
           "compatibility libraries libpoolscope-civetweb-lib{{ssl,crypto}}.so were not found in "
-          "{} or {} (reinstall poolscope)",
-          POOLSCOPE_TLS_COMPAT_INSTALL_DIR, POOLSCOPE_TLS_COMPAT_BUILD_DIR);
+          "{} (reinstall poolscope)",
+          fmt::join(dirs, ", "));
     }
   });
   if (!problem.empty()) return Error{ErrorCode::kUnavailable, problem};
