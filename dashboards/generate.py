@@ -35,7 +35,7 @@ def query_variable(name, label, query):
         "type": "query",
         "datasource": DS,
         "definition": query,
-        "query": {"query": query, "refId": "PrometheusVariableQueryEditor-VariableQuery"},
+        "query": query,  # the string form: Grafana 9 and 10 both read it
         "refresh": 2,
         "includeAll": True,
         "multi": True,
