@@ -383,3 +383,18 @@ TEST_F(HttpConfigTest, AConfigHoldingAPasswordAndReadableByOthersIsWarnedAbout) 
 
 }  // namespace
 }  // namespace poolscope
+
+namespace poolscope {
+namespace {
+
+TEST(RedisPasswordConfigTest, ACacheCannotUseARedisTargetWithAPassword) {
+  auto c = ParseConfig(
+      "targets:\n  redis:\n    - name: r\n      address: 127.0.0.1:6379\n      password: x\n"
+      "caches:\n  - name: products\n    redis: r\n",
+      "agent.yaml");
+  ASSERT_FALSE(c.ok());
+  EXPECT_THAT(c.error().message, HasSubstr("caches[0].redis: targets.redis \"r\" has a password"));
+}
+
+}  // namespace
+}  // namespace poolscope

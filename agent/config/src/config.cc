@@ -228,8 +228,16 @@ class Walker {
     auto k = [&](const char* name) { return key + "." + name; };
     if (auto r = node["redis"]) {
       spec.redis = String(r, k("redis"));
-      if (cfg.FindRedis(spec.redis) == nullptr) {
+      const RedisTarget* target = cfg.FindRedis(spec.redis);
+      if (target == nullptr) {
         Fail(r, k("redis"), fmt::format("no targets.redis entry is named \"{}\"", spec.redis));
+      }
+      if (!target->password.empty()) {
+        // RedisL2 connects without AUTH: refuse rather than fail every call.
+        Fail(r, k("redis"),
+             fmt::format("targets.redis \"{}\" has a password, and the cache's Redis client "
+                         "does not authenticate; give the cache a Redis without a password",
+                         spec.redis));
       }
     }
     if (auto v = node["redis_timeout"]) spec.redis_timeout = Dur(v, k("redis_timeout"));
