@@ -78,8 +78,9 @@ TEST(ConfigTest, SyntaxErrorNamesLineAndColumn) {
 }
 
 TEST(ConfigTest, UnknownKeyNamesKeyAndLine) {
-  EXPECT_EQ(ErrorOf("http:\n  listen: 127.0.0.1:1\n  lisen: x\n"),
-            "agent.yaml:3:3: http.lisen: unknown key (known keys here: basic_auth, debug, listen, tls)");
+  EXPECT_EQ(
+      ErrorOf("http:\n  listen: 127.0.0.1:1\n  lisen: x\n"),
+      "agent.yaml:3:3: http.lisen: unknown key (known keys here: basic_auth, debug, listen, tls)");
   EXPECT_THAT(
       ErrorOf("targets:\n  postgres:\n    - name: a\n      dsn: x=1\n      intervall: 5s\n"),
       HasSubstr("agent.yaml:5:7: targets.postgres[0].intervall: unknown key"));
@@ -426,6 +427,17 @@ TEST(ConfigSamplersTest, BadSamplerKnobsNameTheirKey) {
   EXPECT_THAT(error("targets:\n  pgbouncer:\n    - name: b\n      dsn: \"host=x\"\n    - name: "
                     "b\n      dsn: \"host=y\"\n"),
               ::testing::HasSubstr("\"b\" is used twice"));
+}
+
+// Regression (found by fuzz/config_fuzz.cc): a key or value with a line break
+// in it was quoted raw, so the error message spanned several lines.
+TEST(ConfigTest, ErrorMessagesStayOneLine) {
+  const std::string unknown = ErrorOf("http:\n  \"li\\nsten\": 1\n");
+  EXPECT_EQ(unknown.find('\n'), std::string::npos) << unknown;
+  EXPECT_THAT(unknown, HasSubstr("http.li\\nsten"));
+  const std::string bad = ErrorOf("log:\n  level: \"de\\rbug\\x01\"\n");
+  EXPECT_EQ(bad.find_first_of("\r\x01"), std::string::npos) << bad;
+  EXPECT_THAT(bad, HasSubstr("de\\rbug\\x01"));
 }
 
 }  // namespace

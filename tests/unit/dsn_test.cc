@@ -31,6 +31,18 @@ TEST(DsnTest, UnparseableNeverEchoes) {
   EXPECT_EQ(d.Expose(), "host=db password=hunter2");
 }
 
+// Regression (dsn_fuzz.cc's round-trip property): a value holding a tab or a line
+// break (here percent-encoded in a URI) was written unquoted, so the redacted
+// string no longer parsed back to the same options.
+TEST(DsnTest, RedactedValuesWithAnyWhiteSpaceAreQuoted) {
+  std::string r = RedactDsn("postgresql://app:hunter2@db/a%09b?application_name=x%0Ay");
+  EXPECT_THAT(r, Not(HasSubstr("hunter2")));
+  EXPECT_THAT(r, HasSubstr("dbname='a\tb'"));
+  EXPECT_THAT(r, HasSubstr("application_name='x\ny'"));
+  std::string problem;
+  EXPECT_TRUE(ValidateDsn(r, &problem)) << problem;
+}
+
 TEST(DsnTest, ValidateNamesTheProblem) {
   std::string problem;
   EXPECT_TRUE(ValidateDsn("host=db", &problem));

@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 
 #include "poolscope/core/io_wait.h"
+#include "redis_reply.h"
 
 namespace poolscope {
 namespace {
@@ -146,16 +147,7 @@ Result<std::vector<std::optional<std::string>>> RedisL2::MGet(
   argv.insert(argv.end(), keys.begin(), keys.end());
   auto reply = Command(argv);
   if (!reply) return reply.error();
-  const redisReply* r = (*reply)->r.get();
-  if (r->type != REDIS_REPLY_ARRAY || r->elements != keys.size()) {
-    return Error(ErrorCode::kInternal, "redis MGET answered an unexpected reply");
-  }
-  std::vector<std::optional<std::string>> out(keys.size());
-  for (size_t i = 0; i < r->elements; ++i) {
-    const redisReply* e = r->element[i];
-    if (e->type == REDIS_REPLY_STRING) out[i] = std::string(e->str, e->len);
-  }
-  return out;
+  return DecodeMGet(*(*reply)->r, keys.size());
 }
 
 Status RedisL2::Set(const std::string& key, const std::string& value,
@@ -218,11 +210,7 @@ void RedisL2::SubscribeLoop(std::stop_token stop, std::string channel,
             continue;
           }
           std::unique_ptr<redisReply, Reply::Free> msg(static_cast<redisReply*>(raw));
-          if (msg->type == REDIS_REPLY_ARRAY && msg->elements == 3 &&
-              msg->element[0]->type == REDIS_REPLY_STRING &&
-              std::string_view(msg->element[0]->str, msg->element[0]->len) == "message") {
-            on_message(std::string(msg->element[2]->str, msg->element[2]->len));
-          }
+          if (auto payload = DecodeMessage(*msg)) on_message(*payload);
         }
       }
     }

@@ -2,6 +2,7 @@
 
 #include <libpq-fe.h>
 
+#include <cctype>
 #include <memory>
 #include <string>
 
@@ -13,11 +14,14 @@ struct ConninfoFree {
 };
 using ConninfoPtr = std::unique_ptr<PQconninfoOption, ConninfoFree>;
 
-// Quote writes a keyword value so libpq reads it back unchanged.
+// Quote writes a keyword value so libpq reads it back unchanged. libpq ends
+// an unquoted value at any isspace() byte (tab, newline, ...), not only ' '.
 std::string Quote(std::string_view v) {
   bool plain = !v.empty();
   for (char c : v) {
-    if (c == ' ' || c == '\'' || c == '\\' || c == '=') plain = false;
+    if (std::isspace(static_cast<unsigned char>(c)) != 0 || c == '\'' || c == '\\' || c == '=') {
+      plain = false;
+    }
   }
   if (plain) return std::string(v);
   std::string out = "'";

@@ -14,6 +14,7 @@
 
 #include "poolscope/core/version.h"
 #include "poolscope/exporters/basic_auth.h"
+#include "poolscope/exporters/http_query.h"
 #include "poolscope/exporters/http_server.h"
 #include "poolscope/exporters/metrics_book.h"
 #include "poolscope/exporters/metrics_handler.h"
@@ -56,22 +57,9 @@ HttpResponse DebugOffcpu(OffcpuProbe* probe, const std::string& query) {
   if (probe == nullptr) {
     return HttpResponse{404, "the off-CPU probe is off (probes.offcpu.enabled: false)\n"};
   }
-  int seconds = 5;
-  for (std::size_t at = 0; at <= query.size();) {
-    std::size_t end = query.find('&', at);
-    if (end == std::string::npos) end = query.size();
-    const std::string part = query.substr(at, end - at);
-    if (part.rfind("seconds=", 0) == 0) {
-      const std::string v = part.substr(8);
-      if (v.empty() || v.size() > 2 || v.find_first_not_of("0123456789") != std::string::npos ||
-          std::stoi(v) < 1 || std::stoi(v) > 60) {
-        return HttpResponse{400, "seconds must be a whole number from 1 to 60\n"};
-      }
-      seconds = std::stoi(v);
-    }
-    at = end + 1;
-  }
-  auto folded = probe->CollectFolded(std::chrono::seconds(seconds));
+  Result<int> seconds = QueryIntParam(query, "seconds", 5, 1, 60);
+  if (!seconds) return HttpResponse{400, seconds.error().message + "\n"};
+  auto folded = probe->CollectFolded(std::chrono::seconds(*seconds));
   if (folded) return HttpResponse{200, std::move(*folded)};
   int status = 503;
   if (folded.error().code == ErrorCode::kInvalidArgument) status = 409;

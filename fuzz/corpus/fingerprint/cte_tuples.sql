@@ -1,0 +1,1 @@
+with x as (select 1) select * from x where y in ((1, 2), (3, 4)) and z::int4 != 3

@@ -1,0 +1,1 @@
+INSERT INTO t(a, b) VALUES (1, E'x\ny'), (2, $$dollar$$), (3, $tag$ body $tag$) RETURNING id

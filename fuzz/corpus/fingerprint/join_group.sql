@@ -1,0 +1,1 @@
+select a, count(*) from orders o join users u on u.id = o.user_id where o.total > -5.5e3 and u.name = 'O''Brien' group by a having count(*) > 10 order by 2 desc limit 20 offset 40;

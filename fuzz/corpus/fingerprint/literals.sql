@@ -1,0 +1,1 @@
+select ARRAY[[1,2],[3,4]], b'101', x'ff', n'text', 1_000, .5, 7., 0o17, 0b101, t1.col_2, a$1 from t1

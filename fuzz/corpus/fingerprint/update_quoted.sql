@@ -1,0 +1,1 @@
+UPDATE "Accounts" SET balance = balance - 0x1F, note = U&'d\0061t' WHERE id = $1 AND ts > DATE '2024-01-02' /* c /* nested */ */
