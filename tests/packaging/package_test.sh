@@ -5,7 +5,12 @@
 # the package is extracted into a throw-away root where the packaged agent
 # accepts the packaged default config (--check-config) and, run as an
 # unprivileged user the way the unit runs it (on a free port), serves /metrics
-# and stops cleanly on SIGTERM.
+# and stops cleanly on SIGTERM. As root, the package is then really installed
+# with `dpkg -i` (the poolscope user is created, the config is root:poolscope
+# 0640), the installed agent is run the way the unit runs it (its User= and
+# ExecStart=) and scraped, and the package is purged again; skipped when a
+# poolscope package is already installed (it is never replaced) or with
+# POOLSCOPE_TEST_DPKG=0.
 #
 #   package_test.sh BUILD_DIR
 set -euo pipefail
@@ -24,11 +29,15 @@ done
 
 TMP=$(mktemp -d /tmp/poolscope-package-test.XXXXXX)
 AGENT_PID=''
+INSTALLED=''
 # shellcheck disable=SC2317 # invoked via trap
 cleanup() {
     if [ -n "$AGENT_PID" ]; then
         kill -KILL "$AGENT_PID" 2>/dev/null || true
         wait "$AGENT_PID" 2>/dev/null || true
+    fi
+    if [ -n "$INSTALLED" ]; then
+        dpkg --purge "$INSTALLED" >/dev/null 2>&1 || true
     fi
     rm -rf "$TMP"
 }
@@ -168,6 +177,65 @@ rc=0
 wait "$AGENT_PID" || rc=$?
 AGENT_PID=''
 check "SIGTERM: exit $rc" [ "$rc" -eq 0 ]
+
+# A real install, run and purge (root only; never over an installed package).
+PKG=$(dpkg-deb -f "$DEB" Package)
+if [ "$(id -u)" -ne 0 ] || ! command -v dpkg >/dev/null 2>&1 || ! command -v setpriv >/dev/null 2>&1; then
+    echo "SKIPPED (part): dpkg -i needs root, dpkg and setpriv"
+elif [ "${POOLSCOPE_TEST_DPKG:-1}" = 0 ]; then
+    echo "SKIPPED (part): POOLSCOPE_TEST_DPKG=0: the package was not installed"
+elif dpkg-query -W -f='${Status}' "$PKG" 2>/dev/null | grep -q 'install ok installed'; then
+    echo "SKIPPED (part): a $PKG package is installed already; it is not replaced by a test"
+else
+    INSTALLED=$PKG
+    if dpkg -i "$DEB" >"$TMP/dpkg-i.log" 2>&1; then
+        ok "dpkg -i $(basename "$DEB")"
+    else
+        bad "dpkg -i: $(tail -n 5 "$TMP/dpkg-i.log")"
+    fi
+    check "install: the poolscope system user exists" getent passwd poolscope
+    check "install: /etc/poolscope/poolscope.yaml is root:poolscope 0640" \
+        [ "$(stat -c '%U:%G %a' /etc/poolscope/poolscope.yaml 2>/dev/null)" = "root:poolscope 640" ]
+    check "install: dpkg lists the conffile" \
+        grep -q '/etc/poolscope/poolscope.yaml' <<<"$(dpkg-query -W -f='${Conffiles}' "$PKG")"
+    # Run it the way the unit does: its User= and ExecStart=, on a free port
+    # (the installed config's listen address, edited as an operator would).
+    unit=/lib/systemd/system/poolscope-agent.service
+    user=$(sed -n 's/^User=//p' "$unit")
+    read -r -a exec_start <<<"$(sed -n 's/^ExecStart=//p' "$unit")"
+    port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+    sed -i "s#^\(  listen:\).*#\1 127.0.0.1:$port#" /etc/poolscope/poolscope.yaml
+    setpriv --reuid="$user" --regid="$user" --init-groups --no-new-privs "${exec_start[@]}" \
+        >"$TMP/installed.log" 2>&1 &
+    AGENT_PID=$!
+    served=0
+    for ((i = 0; i < 100; i++)); do
+        if curl -fsS "http://127.0.0.1:$port/metrics" >"$TMP/installed.metrics" 2>/dev/null &&
+            grep -q '^poolscope_build_info{' "$TMP/installed.metrics"; then
+            served=1
+            break
+        fi
+        kill -0 "$AGENT_PID" 2>/dev/null || break
+        sleep 0.1
+    done
+    check "the installed agent (User=$user, ${exec_start[*]}) serves /metrics" [ "$served" = 1 ]
+    [ "$served" = 1 ] || tail -n 5 "$TMP/installed.log"
+    kill -TERM "$AGENT_PID" 2>/dev/null || true
+    rc=0
+    wait "$AGENT_PID" || rc=$?
+    AGENT_PID=''
+    check "the installed agent stops on SIGTERM with exit 0 (exit $rc)" [ "$rc" -eq 0 ]
+    if dpkg --purge "$PKG" >"$TMP/dpkg-purge.log" 2>&1; then
+        ok "dpkg --purge $PKG"
+    else
+        bad "dpkg --purge: $(tail -n 5 "$TMP/dpkg-purge.log")"
+    fi
+    INSTALLED=''
+    check "purge: the binary is gone" [ ! -e /usr/bin/poolscope-agent ]
+    check "purge: /etc/poolscope is gone" [ ! -e /etc/poolscope/poolscope.yaml ]
+    check "purge: dpkg no longer knows the package" \
+        bash -c "! dpkg-query -W -f='\${Status}' $PKG 2>/dev/null | grep -q 'install ok installed'"
+fi
 
 echo "package_test: $((SECONDS - start)) s"
 [ "$fail" -eq 0 ] || exit 1
