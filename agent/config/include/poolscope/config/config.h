@@ -106,11 +106,11 @@ struct PostgresTarget {
 struct RedisTarget {
   std::string name;
   HostPort address;
-  std::string username;         // AUTH user (Redis 6 ACL); empty: the default user
-  Secret password;              // from password or password_env; empty: no AUTH
-  std::string password_source;  // "", "password", "password_env FOO
   Duration interval = std::chrono::seconds(5);
   Duration timeout = std::chrono::seconds(3);
+  std::string username;         // AUTH user (Redis 6 ACL); empty: the default user
+  Secret password;              // from password or password_env; empty: no AUTH
+  std::string password_source;  // "", "password" or "password_env FOO"
 };
 
 // PgBouncerTarget is one PgBouncer the agent watches through its admin
