@@ -19,7 +19,8 @@
 #   POOLSCOPE_ASAN_BUILD / POOLSCOPE_TSAN_BUILD  their build folders
 #                        (default: <BUILD_DIR>-asan / <BUILD_DIR>-tsan)
 #   POOLSCOPE_SAN_LABELS / POOLSCOPE_TSAN_LABELS  ctest label regex of the
-#                        tests each pass runs (default: unit|integration)
+#                        tests each pass runs (default: unit|integration and
+#                        unit|tsan)
 #
 # Exported to the tests:
 #   POOLSCOPE_TEST_PG_DSN  libpq DSN of the shared PostgreSQL fixture
@@ -95,13 +96,15 @@ ps_log "Redis: $POOLSCOPE_TEST_REDIS"
 #   ASan+UBSan  clang, AddressSanitizer + UndefinedBehaviorSanitizer, in
 #               $BUILD-asan: the SAN_LABELS tests, then every libFuzzer
 #               target in fuzz/ for POOLSCOPE_FUZZ_SECONDS each
-#   TSan        ThreadSanitizer, in $BUILD-tsan: the TSAN_LABELS tests
+#   TSan        ThreadSanitizer, in $BUILD-tsan: the TSAN_LABELS tests (unit,
+#               and the integration tests labelled tsan: concurrency stress;
+#               TSan costs 5-15x, the whole integration set does not fit CI)
 # Never under a sanitizer: the bpf, e2e and package labels, and `long` (the
 # fixed-duration demo and soak runs, which the full suite runs anyway).
 # They run only without ctest arguments and without POOLSCOPE_SANITIZE.
 SAN_EXCLUDE='^(bpf|e2e|package|long)$'
 SAN_LABELS=${POOLSCOPE_SAN_LABELS:-unit|integration}
-TSAN_LABELS=${POOLSCOPE_TSAN_LABELS:-unit|integration}
+TSAN_LABELS=${POOLSCOPE_TSAN_LABELS:-unit|tsan}
 SAN_FLAGS='-O1 -g1 -DNDEBUG'
 
 # san_env DIR: the sanitizer options for a pass whose reports go below DIR
