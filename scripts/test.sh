@@ -115,7 +115,7 @@ san_env() {
     rm -f "$dir"/report.*
     export ASAN_OPTIONS="detect_leaks=1:halt_on_error=1:strict_string_checks=1:log_path=$dir/report"
     export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1:log_path=$dir/report"
-    export TSAN_OPTIONS="halt_on_error=1:second_deadlock_stack=1:log_path=$dir/report"
+    export TSAN_OPTIONS="halt_on_error=1:second_deadlock_stack=1:log_path=$dir/report:suppressions=$PS_REPO_ROOT/scripts/tsan.supp"
 }
 
 # san_reports DIR: print every sanitizer report below DIR; false if any.
