@@ -302,6 +302,7 @@ TEST_F(TierTest, CanaryHealthAndReadiness) {
           R"re("target":"main","size":[0-9]+,"idle":[0-9]+,"active":[0-9]+,"waiting":[0-9]+,"max":2)re")))
       << health.body;
 
+  ASSERT_TRUE(Reaches(R"(poolscope_pg_up{target="main"})", 1));
   auto ready = HttpGet(agent_->http_port(), "/readyz");
   EXPECT_EQ(ready.status, 503);
   EXPECT_THAT(ready.body, HasSubstr("pg target nowhere"));

@@ -67,28 +67,6 @@ HttpResponse DebugOffcpu(OffcpuProbe* probe, const std::string& query) {
   return HttpResponse{status, folded.error().message + "\n"};
 }
 
-// JsonString quotes `s` for JSON.
-std::string JsonString(const std::string& s) {
-  std::string out = "\"";
-  for (char c : s) {
-    switch (c) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      default:
-        if (static_cast<unsigned char>(c) < 0x20) {
-          out += fmt::format("\\u{:04x}", static_cast<int>(c));
-        } else {
-          out += c;
-        }
-    }
-  }
-  return out + "\"";
-}
-
 // CanaryBuckets cover a local round trip (sub-millisecond) to a stuck pool.
 const prometheus::Histogram::BucketBoundaries& CanaryBuckets() {
   static const prometheus::Histogram::BucketBoundaries kBuckets{
@@ -397,9 +375,9 @@ std::string Agent::HealthDbJson() const {
         if (s.kind == "pg" && s.target == p.target) reachable = s.sampler->ok();
       }
       out += fmt::format(
-          "{}{{\"target\":{},\"size\":{},\"idle\":{},\"active\":{},\"waiting\":{},"
+          "{}{{\"target\":\"{}\",\"size\":{},\"idle\":{},\"active\":{},\"waiting\":{},"
           "\"max\":{},\"min_idle\":{},\"reachable\":{}}}",
-          first ? "" : ",", JsonString(p.target), st.open, st.idle, st.active, st.waiting,
+          first ? "" : ",", JsonEscape(p.target), st.open, st.idle, st.active, st.waiting,
           st.max_size, p.pool->config().min_idle, reachable ? "true" : "false");
       first = false;
     }
