@@ -42,17 +42,23 @@ ps_port_listening() {
     (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null
 }
 
-# ps_pick_port: print a random free TCP port in 20000-60000.
+# ps_pick_port: print a random free TCP port below the kernel's ephemeral
+# range (ip_local_port_range, 32768-60999 by default): a port picked inside it
+# can be taken by any outgoing connection before the server binds it.
 ps_pick_port() {
-    local i port
+    local i port lo=10000 hi=32767 first
+    if read -r first _ </proc/sys/net/ipv4/ip_local_port_range 2>/dev/null &&
+        [[ $first =~ ^[0-9]+$ ]] && ((first > lo + 1000)); then
+        hi=$((first - 1))
+    fi
     for ((i = 0; i < 200; i++)); do
-        port=$((20000 + ((RANDOM << 15) | RANDOM) % 40001))
+        port=$((lo + ((RANDOM << 15) | RANDOM) % (hi - lo + 1)))
         if ! ps_port_busy "$port"; then
             printf '%s\n' "$port"
             return 0
         fi
     done
-    ps_die "could not find a free TCP port in 20000-60000"
+    ps_die "could not find a free TCP port in $lo-$hi"
 }
 
 # ps_pid_state PID: print the one-letter state from /proc/PID/stat (R, S, T,
