@@ -70,7 +70,15 @@ bool ValidateDsn(std::string_view dsn, std::string* problem) {
   // libpq's message may quote a fragment of the string (which may hold a
   // password); keep only what names an option or the kind of mistake.
   if (msg.find("invalid connection option") != std::string::npos) {
-    *problem = msg.substr(0, msg.find('\n'));
+    // The option's name helps, unless the string holds a password: a
+    // misquoted one can end up inside what libpq reads as a name.
+    std::string lower(dsn);
+    for (char& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    if (lower.find("password") == std::string::npos && lower.find('@') == std::string::npos) {
+      *problem = msg.substr(0, msg.find('\n'));
+    } else {
+      *problem = "an unknown keyword (see libpq's connection parameters)";
+    }
   } else if (msg.find("missing \"=\"") != std::string::npos) {
     *problem = "a keyword is missing its \"=\" (write keyword=value pairs)";
   } else if (msg.find("unterminated quoted string") != std::string::npos) {
