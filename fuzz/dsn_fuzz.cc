@@ -137,6 +137,11 @@ int FuzzDsn(const std::uint8_t* data, std::size_t size) {
     shown += '\n';
   }
   shown += "***\n<unparseable connection string>\n";
+  // ValidateDsn's fixed messages: a password equal to a piece of them is no leak.
+  shown +=
+      "a keyword is missing its \"=\" (write keyword=value pairs)\na quoted value is not "
+      "closed\nmalformed postgresql:// URI\nlibpq cannot parse it\nan unknown keyword (see "
+      "libpq's connection parameters)\n";
   for (PQconninfoOption* o = opts.get(); o != nullptr && o->keyword != nullptr; ++o) {
     if (o->val == nullptr) continue;
     if (IsSecret(*o)) {
