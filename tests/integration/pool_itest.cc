@@ -298,6 +298,10 @@ TEST_F(PoolTest, StatementTimeoutCancels) {
 }
 
 TEST_F(PoolTest, LifetimeRetirementIsSpreadByJitter) {
+#if defined(__SANITIZE_THREAD__)
+  GTEST_SKIP() << "the retirement spread (timing) is not measurable under ThreadSanitizer's "
+                  "slowdown; the normal build runs this test";
+#endif
   auto c = Config("lifetime");
   c.max_size = 8;
   c.min_idle = 8;
