@@ -7,6 +7,8 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <cstdio>
+
 #if defined(__has_feature)
 #if __has_feature(thread_sanitizer)
 #define POOLSCOPE_TSAN_BUILD 1  // clang's spelling of GCC's __SANITIZE_THREAD__
@@ -304,10 +306,6 @@ TEST_F(PoolTest, StatementTimeoutCancels) {
 }
 
 TEST_F(PoolTest, LifetimeRetirementIsSpreadByJitter) {
-#if defined(__SANITIZE_THREAD__) || defined(POOLSCOPE_TSAN_BUILD)
-  GTEST_SKIP() << "the retirement spread (timing) is not measurable under ThreadSanitizer's "
-                  "slowdown; the normal build runs this test";
-#endif
   auto c = Config("lifetime");
   c.max_size = 8;
   c.min_idle = 8;
@@ -330,7 +328,13 @@ TEST_F(PoolTest, LifetimeRetirementIsSpreadByJitter) {
     std::this_thread::sleep_for(10ms);
   }
   ASSERT_EQ(at.size(), 7u) << "the 7 idle connections retire; the held one does not";
+#if defined(__SANITIZE_THREAD__) || defined(POOLSCOPE_TSAN_BUILD)
+  // ThreadSanitizer's slowdown delays the 10 ms polling past the spread; the
+  // normal build asserts it.
+  std::printf("note: retirement spread not asserted under ThreadSanitizer\n");
+#else
   EXPECT_GE(at.back() - at.front(), 100ms) << "retirements must be spread, not all at once";
+#endif
   auto still = held->Query("SELECT pg_backend_pid()");
   ASSERT_TRUE(still.ok());
   EXPECT_EQ(still->GetInt(0, 0), held_pid);
