@@ -67,6 +67,14 @@ struct AppRow {
   double total = 0;
   double idle_in_tx_max = 0;
   double long_running = 0;
+
+  // Merge folds `a` in (for the capped "other" application).
+  void Merge(const AppRow& a) {
+    for (const auto& [state, n] : a.sessions) sessions[state] += n;
+    total += a.total;
+    idle_in_tx_max = std::max(idle_in_tx_max, a.idle_in_tx_max);
+    long_running += a.long_running;
+  }
 };
 
 }  // namespace
@@ -115,18 +123,10 @@ Status PgProbe::Check(Clock::time_point deadline, std::stop_token stop) {
     });
     AppRow other;
     for (std::size_t i = std::max(view_.application_labels - 1, 0); i < by_size.size(); ++i) {
-      AppRow& a = apps[by_size[i].second];
-      for (const auto& [state, n] : a.sessions) other.sessions[state] += n;
-      other.total += a.total;
-      other.idle_in_tx_max = std::max(other.idle_in_tx_max, a.idle_in_tx_max);
-      other.long_running += a.long_running;
+      other.Merge(apps[by_size[i].second]);
       apps.erase(by_size[i].second);
     }
-    AppRow& o = apps[kOther];
-    for (const auto& [state, n] : other.sessions) o.sessions[state] += n;
-    o.total += other.total;
-    o.idle_in_tx_max = std::max(o.idle_in_tx_max, other.idle_in_tx_max);
-    o.long_running += other.long_running;
+    apps[kOther].Merge(other);
   }
 
   FamilyBuilder f;

@@ -17,6 +17,26 @@ struct DbTotals {
   bool have_stats = false;
   double xacts = 0, queries = 0, xact_seconds = 0, query_seconds = 0, wait_seconds = 0;
   double received = 0, sent = 0;
+
+  // Merge folds `d` in (for the capped "other" database).
+  void Merge(const DbTotals& d) {
+    cl_active += d.cl_active;
+    cl_waiting += d.cl_waiting;
+    sv_active += d.sv_active;
+    sv_idle += d.sv_idle;
+    sv_used += d.sv_used;
+    sv_tested += d.sv_tested;
+    sv_login += d.sv_login;
+    max_wait = std::max(max_wait, d.max_wait);
+    have_stats = have_stats || d.have_stats;
+    xacts += d.xacts;
+    queries += d.queries;
+    xact_seconds += d.xact_seconds;
+    query_seconds += d.query_seconds;
+    wait_seconds += d.wait_seconds;
+    received += d.received;
+    sent += d.sent;
+  }
 };
 
 std::string DatabaseLabel(const std::string& name) {
@@ -97,23 +117,7 @@ Status PgBouncerProbe::Check(Clock::time_point deadline, std::stop_token stop) {
     });
     DbTotals other;
     for (std::size_t i = std::max(view_.database_labels - 1, 0); i < by_load.size(); ++i) {
-      const DbTotals& d = dbs[by_load[i].second];
-      other.cl_active += d.cl_active;
-      other.cl_waiting += d.cl_waiting;
-      other.sv_active += d.sv_active;
-      other.sv_idle += d.sv_idle;
-      other.sv_used += d.sv_used;
-      other.sv_tested += d.sv_tested;
-      other.sv_login += d.sv_login;
-      other.max_wait = std::max(other.max_wait, d.max_wait);
-      other.have_stats = other.have_stats || d.have_stats;
-      other.xacts += d.xacts;
-      other.queries += d.queries;
-      other.xact_seconds += d.xact_seconds;
-      other.query_seconds += d.query_seconds;
-      other.wait_seconds += d.wait_seconds;
-      other.received += d.received;
-      other.sent += d.sent;
+      other.Merge(dbs[by_load[i].second]);
       dbs.erase(by_load[i].second);
     }
     dbs["other"] = other;
