@@ -52,16 +52,6 @@ std::string StateLabel(const std::string& state) {
   return "unknown";
 }
 
-// ApplicationLabel keeps a label value printable and short.
-std::string ApplicationLabel(const std::string& name) {
-  if (name.empty()) return "unnamed";
-  std::string out;
-  for (char c : name.substr(0, 64)) {
-    out += (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) ? '_' : c;
-  }
-  return out;
-}
-
 struct AppRow {
   std::map<std::string, double> sessions;  // state label -> count
   double total = 0;
@@ -107,7 +97,7 @@ Status PgProbe::Check(Clock::time_point deadline, std::stop_token stop) {
             c_sessions = act.column("sessions"), c_idle = act.column("idle_in_tx_max"),
             c_long = act.column("long_running"), c_oldest = act.column("oldest_query");
   for (int i = 0; i < act.rows(); ++i) {
-    AppRow& a = apps[ApplicationLabel(act.text(i, c_app))];
+    AppRow& a = apps[NameLabel(act.text(i, c_app))];
     const double n = act.number(i, c_sessions);
     a.sessions[StateLabel(act.text(i, c_state))] += n;
     a.total += n;

@@ -21,6 +21,14 @@ PgSession::PgSession(Dsn dsn, std::string application_name)
     : dsn_(std::move(dsn)), application_name_(std::move(application_name)) {}
 PgSession::~PgSession() = default;
 
+std::string NameLabel(const std::string& name) {
+  std::string out;
+  for (char c : name.substr(0, 64)) {
+    out += (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) ? '_' : c;
+  }
+  return out.empty() ? "unnamed" : out;
+}
+
 std::string ServerError(const PGresult* r) {
   const char* state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
   const char* primary = PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY);

@@ -71,6 +71,11 @@ class PgSession {
   std::unique_ptr<PGconn, Finish> conn_;  // null until connected, reset when broken
 };
 
+// NameLabel turns a name the server reports (an application_name, a
+// database) into a label value: control characters become '_', at most 64
+// bytes, "unnamed" for an empty one.
+std::string NameLabel(const std::string& name);
+
 // ServerError returns a result's SQLSTATE and first message line, e.g.
 // "42P01: relation \"x\" does not exist".
 std::string ServerError(const PGresult* r);

@@ -39,14 +39,6 @@ struct DbTotals {
   }
 };
 
-std::string DatabaseLabel(const std::string& name) {
-  std::string out;
-  for (char c : name.substr(0, 64)) {
-    out += (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) ? '_' : c;
-  }
-  return out.empty() ? "unnamed" : out;
-}
-
 }  // namespace
 
 PgBouncerProbe::PgBouncerProbe(Dsn admin_dsn, PgBouncerViewOptions view)
@@ -81,7 +73,7 @@ Status PgBouncerProbe::Check(Clock::time_point deadline, std::stop_token stop) {
             c_svl = p.column("sv_login"), c_mw = p.column("maxwait"),
             c_mwu = p.column("maxwait_us");
   for (int i = 0; i < p.rows(); ++i) {
-    DbTotals& d = dbs[DatabaseLabel(p.text(i, c_db))];
+    DbTotals& d = dbs[NameLabel(p.text(i, c_db))];
     d.cl_active += p.number(i, c_cla);
     d.cl_waiting += p.number(i, c_clw);
     d.sv_active += p.number(i, c_sva);
@@ -97,7 +89,7 @@ Status PgBouncerProbe::Check(Clock::time_point deadline, std::stop_token stop) {
             s_qt = s.column("total_query_time"), s_wt = s.column("total_wait_time"),
             s_rx = s.column("total_received"), s_tx = s.column("total_sent");
   for (int i = 0; i < s.rows(); ++i) {
-    DbTotals& d = dbs[DatabaseLabel(s.text(i, s_db))];
+    DbTotals& d = dbs[NameLabel(s.text(i, s_db))];
     d.have_stats = true;
     d.xacts += s.number(i, s_x);
     d.queries += s.number(i, s_q);
