@@ -24,6 +24,7 @@
 #include <CLI/CLI.hpp>
 
 #include "poolscope/core/host_port.h"
+#include "poolscope/exporters/http_response.h"
 #include "poolscope/exporters/metrics_handler.h"
 #include "product_api.h"
 
@@ -38,12 +39,7 @@ struct Server {
 };
 
 void Send(mg_connection* conn, int status, const std::string& body, const char* type) {
-  mg_response_header_start(conn, status);
-  mg_response_header_add(conn, "Content-Type", type, -1);
-  std::string len = std::to_string(body.size());
-  mg_response_header_add(conn, "Content-Length", len.c_str(), -1);
-  mg_response_header_send(conn);
-  mg_write(conn, body.data(), body.size());
+  poolscope::SendHttpResponse(conn, {.status = status, .content_type = type, .body = body});
 }
 
 int HandleProducts(mg_connection* conn, void* cbdata) {

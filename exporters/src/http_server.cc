@@ -19,6 +19,7 @@
 #include <fmt/ranges.h>
 
 #include "poolscope/exporters/basic_auth.h"
+#include "poolscope/exporters/http_response.h"
 
 namespace poolscope {
 
@@ -57,17 +58,18 @@ bool CleanPath(const char* path) {
   return true;
 }
 
+// Send answers with `resp` in one write (see http_response.h); every answer
+// says no-store and nosniff.
 void Send(mg_connection* conn, const HttpResponse& resp, bool head,
-          const std::vector<std::pair<const char*, std::string>>& extra = {}) {
-  mg_response_header_start(conn, resp.status);
-  mg_response_header_add(conn, "Content-Type", resp.content_type.c_str(), -1);
-  const std::string len = std::to_string(resp.body.size());
-  mg_response_header_add(conn, "Content-Length", len.c_str(), -1);
-  mg_response_header_add(conn, "Cache-Control", "no-store", -1);
-  mg_response_header_add(conn, "X-Content-Type-Options", "nosniff", -1);
-  for (const auto& [name, value] : extra) mg_response_header_add(conn, name, value.c_str(), -1);
-  mg_response_header_send(conn);
-  if (!head) mg_write(conn, resp.body.data(), resp.body.size());
+          std::initializer_list<HttpHeader> extra = {}) {
+  std::vector<HttpHeader> headers = {{"Cache-Control", "no-store"},
+                                     {"X-Content-Type-Options", "nosniff"}};
+  headers.insert(headers.end(), extra);
+  SendHttpResponse(conn, {.status = resp.status,
+                          .content_type = resp.content_type,
+                          .body = resp.body,
+                          .headers = headers,
+                          .head = head});
 }
 
 int Dispatch(mg_connection* conn, void* cbdata) {
@@ -133,13 +135,8 @@ int Dispatch(mg_connection* conn, void* cbdata) {
 int HttpError(mg_connection* conn, int status, const char* /*errmsg*/) {
   const char* text = mg_get_response_code_text(conn, status);
   HttpResponse resp{status, fmt::format("{}\n", text != nullptr ? text : "error")};
-  mg_response_header_start(conn, status);
-  mg_response_header_add(conn, "Content-Type", resp.content_type.c_str(), -1);
-  const std::string len = std::to_string(resp.body.size());
-  mg_response_header_add(conn, "Content-Length", len.c_str(), -1);
-  mg_response_header_add(conn, "Connection", "close", -1);
-  mg_response_header_send(conn);
-  mg_write(conn, resp.body.data(), resp.body.size());
+  SendHttpResponse(conn, {.status = status, .content_type = resp.content_type, .body = resp.body},
+                   /*close=*/true);
   return 0;
 }
 

@@ -1,5 +1,6 @@
 // The two-level cache against the real throw-away Redis and PostgreSQL.
 #include <atomic>
+#include <cstdio>
 #include <thread>
 
 #include <gmock/gmock.h>
@@ -282,6 +283,53 @@ TEST_F(CacheTest, RedisKilledMidRunFailsOpenThenResumes) {
   for (auto& r : readers) r.join();
   EXPECT_EQ(failed, 0) << "every read must answer while Redis is down";
   EXPECT_GT(answered, 100);
+}
+
+// RedisInfoField reads one "name:value" line of INFO from the Redis at addr.
+long RedisInfoField(const std::string& addr, const std::string& field) {
+  auto hp = ParseHostPort(addr);
+  std::string cmd = "redis-cli -h " + hp->host + " -p " + std::to_string(hp->port) + " INFO";
+  FILE* p = popen(cmd.c_str(), "r");
+  if (p == nullptr) return -1;
+  char line[512];
+  long value = -1;
+  while (fgets(line, sizeof line, p) != nullptr) {
+    std::string l(line);
+    if (l.rfind(field + ":", 0) == 0) value = std::stol(l.substr(field.size() + 1));
+  }
+  pclose(p);
+  return value;
+}
+
+TEST_F(CacheTest, RedisConnectionsStayWithinThePoolUnderContention) {
+  POOLSCOPE_REQUIRE_ENV("POOLSCOPE_FIXTURES");
+  ServerFixture redis("redis", "cache-pool-cap");  // private: nobody else connects to it
+  ASSERT_TRUE(redis.Do("start"));
+  const std::string addr = redis.Query("addr");
+  const long before = RedisInfoField(addr, "total_connections_received");
+  ASSERT_GE(before, 0) << "redis-cli INFO failed";
+  RedisL2Options ro = RedisAt(addr);
+  ro.pool_size = 2;
+  ro.op_timeout = 5s;  // room for sanitizer builds; the cap is what is tested
+  RedisL2 l2(ro);
+  std::atomic<int> failed{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 24; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < 100; ++i) {
+        const std::string key = "cap:" + std::to_string(t) + ":" + std::to_string(i % 5);
+        if (!l2.Set(key, "v", std::chrono::milliseconds(60000)).ok()) ++failed;
+        auto got = l2.MGet({key});
+        if (!got || got->size() != 1 || (*got)[0] != std::optional<std::string>("v")) ++failed;
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(failed, 0);
+  // 24 threads, 4,800 commands, a pool of 2: two connections opened, kept.
+  const long opened = RedisInfoField(addr, "total_connections_received") - before - 1;  // - INFO
+  EXPECT_LE(opened, 2) << "RedisL2 opened connections beyond pool_size under contention";
+  EXPECT_GE(opened, 1);
 }
 
 TEST_F(CacheTest, ByteBoundIsRespected) {

@@ -4,6 +4,8 @@
 #include <spdlog/spdlog.h>
 #include <sys/time.h>
 
+#include <algorithm>
+
 #include <fmt/format.h>
 
 #include "poolscope/core/io_wait.h"
@@ -91,26 +93,56 @@ Result<std::unique_ptr<RedisL2::Conn>> RedisL2::Connect() {
   return conn;
 }
 
+Result<std::unique_ptr<RedisL2::Conn>> RedisL2::Take() {
+  const int cap = std::max(1, options_.pool_size);
+  {
+    std::unique_lock lock(mu_);
+    const bool got =
+        freed_.wait_for(lock, options_.op_timeout, [&] { return !idle_.empty() || open_ < cap; });
+    if (!got) {
+      return Error(
+          ErrorCode::kTimeout,
+          fmt::format("redis {}:{}: all {} connections busy for {}; raise the cache's "
+                      "redis pool size",
+                      options_.host, options_.port, cap, FormatDuration(options_.op_timeout)));
+    }
+    if (!idle_.empty()) {
+      std::unique_ptr<Conn> conn = std::move(idle_.back());
+      idle_.pop_back();
+      return conn;
+    }
+    ++open_;  // reserve the place while connecting outside the lock
+  }
+  auto c = Connect();
+  if (!c) {
+    Put(nullptr);
+    Record(false);
+  }
+  return c;
+}
+
+void RedisL2::Put(std::unique_ptr<Conn> conn) {
+  {
+    std::lock_guard lock(mu_);
+    if (conn) {
+      idle_.push_back(std::move(conn));
+    } else {
+      --open_;
+    }
+  }
+  freed_.notify_one();
+}
+
 Result<std::shared_ptr<RedisL2::Reply>> RedisL2::Command(const std::vector<std::string>& argv) {
   if (!Allow()) {
     return Error(ErrorCode::kUnavailable, "redis circuit breaker open (recent failures)");
   }
-  std::unique_ptr<Conn> conn;
-  {
-    std::lock_guard lock(mu_);
-    if (!idle_.empty()) {
-      conn = std::move(idle_.back());
-      idle_.pop_back();
-    }
+  auto taken = Take();
+  if (!taken) {
+    trial_.store(false);  // a half-open trial that got no connection tried nothing
+    return taken.error();
   }
-  if (!conn) {
-    auto c = Connect();
-    if (!c) {
-      Record(false);
-      return c.error();
-    }
-    conn = std::move(*c);
-  }
+  std::unique_ptr<Conn> conn = std::move(*taken);
   std::vector<const char*> args;
   std::vector<size_t> lens;
   for (const auto& a : argv) {
@@ -122,16 +154,14 @@ Result<std::shared_ptr<RedisL2::Reply>> RedisL2::Command(const std::vector<std::
       redisCommandArgv(conn->ctx.get(), static_cast<int>(args.size()), args.data(), lens.data())));
   if (!reply->r) {
     std::string why = conn->ctx->errstr;
-    Record(false);  // the connection is unusable now; drop it
+    Put(nullptr);  // the connection is unusable now; drop it
+    Record(false);
     return Error(ErrorCode::kUnavailable,
                  fmt::format("redis {}:{}: {}", options_.host, options_.port,
                              why.empty() ? "no answer" : why));
   }
+  Put(std::move(conn));
   Record(true);
-  {
-    std::lock_guard lock(mu_);
-    if (static_cast<int>(idle_.size()) < options_.pool_size) idle_.push_back(std::move(conn));
-  }
   if (reply->r->type == REDIS_REPLY_ERROR) {
     std::string msg(reply->r->str, reply->r->len);
     return Error(ErrorCode::kUnavailable, "redis error: " + msg.substr(0, msg.find(' ')));

@@ -1,11 +1,16 @@
 // RedisL2: L2Store over Redis with hiredis: a small pool of connections,
 // a per-operation timeout, and a circuit breaker.
 //
+// At most `pool_size` connections are open at once; a caller that finds them
+// all busy waits up to `op_timeout` for one to come back (then fails with
+// kTimeout, which does not count against Redis in the breaker) instead of
+// opening and closing a connection of its own.
+//
 // When Redis is down or slow, operations fail fast with an error value; after
 // `breaker_failures` consecutive failures the breaker opens and calls fail at
 // once (no connection attempts) for `breaker_cooldown`, then one trial call
 // decides whether it closes again. Nothing here ever blocks longer than
-// connect_timeout + op_timeout.
+// op_timeout (waiting for a connection) + connect_timeout + op_timeout.
 //
 //   RedisL2 l2({.host = "127.0.0.1", .port = 6379});
 //   auto values = l2.MGet({"a", "b"});
@@ -30,7 +35,7 @@ namespace poolscope {
 struct RedisL2Options {
   std::string host = "127.0.0.1";
   std::uint16_t port = 6379;
-  int pool_size = 4;  // connections kept at most
+  int pool_size = 4;  // connections open at most (the subscriber has its own)
   Duration connect_timeout = std::chrono::milliseconds(500);
   Duration op_timeout = std::chrono::milliseconds(100);  // per command
   int breaker_failures = 5;                              // consecutive failures that open it
@@ -69,8 +74,16 @@ class RedisL2 final : public L2Store {
                      std::function<void()> on_resubscribed);
 
   const RedisL2Options options_;
-  std::mutex mu_;                            // guards idle_
+  // Take a connection (idle, or a new one while fewer than pool_size are
+  // open), waiting up to op_timeout; Put gives it back (null: it was
+  // dropped, which frees its place).
+  Result<std::unique_ptr<Conn>> Take();
+  void Put(std::unique_ptr<Conn> conn);
+
+  std::mutex mu_;                            // guards idle_ and open_
+  std::condition_variable freed_;            // a connection came back or a place freed
   std::vector<std::unique_ptr<Conn>> idle_;  // connections not in use
+  int open_ = 0;                             // idle + in use + being connected
   std::atomic<int> failures_{0};             // consecutive
   std::atomic<std::int64_t> open_until_{0};  // steady ns; 0 = closed
   std::atomic<bool> trial_{false};           // a half-open trial call is running
