@@ -10,7 +10,7 @@
 # Creates seed_products (SEED_ROWS rows) if it does not hold exactly that,
 # starts one server per mode (before, after, connect) at once, warms each up
 # with SEED_WARMUP seconds of load, then runs SEED_ROUNDS rounds in which
-# every mode gets SEED_SECONDS of wrk load (SEED_CONNECTIONS connections,
+# every mode gets SEED_REWARM unmeasured and then SEED_SECONDS measured seconds of wrk load (SEED_CONNECTIONS connections,
 # SEED_WRK_THREADS threads, bench/seed/seed_wrk.lua), each round starting
 # with the next mode. Per mode: requests per second over all its rounds,
 # P50/P95/P99 from the merged latency histograms of its rounds, CPU of the
@@ -18,7 +18,8 @@
 # of the server. Tables on stderr; name=value lines on stdout, qps_ratio and
 # p99_ratio (after over before) last.
 #
-# Environment (defaults): SEED_SECONDS (10), SEED_ROUNDS (3), SEED_WARMUP (15),
+# Environment (defaults): SEED_SECONDS (10), SEED_ROUNDS (3), SEED_WARMUP (60),
+# SEED_REWARM (3: unmeasured seconds of load right before every measured run),
 # SEED_CONNECTIONS (64), SEED_WRK_THREADS (2), SEED_ROWS (100000),
 # SEED_MULTI_PCT (10), SEED_MULTI_IDS (10), SEED_MODES (before after connect),
 # POOLSCOPE_PG_BINDIR (/usr/lib/postgresql/15/bin); SEED_PG_PID and
@@ -33,7 +34,7 @@ PS_TAG=seed
 . "$HERE/../../scripts/lib/common.sh"
 
 [ "$#" -eq 4 ] || {
-    sed -n '2,28s/^# \{0,1\}//p' "${BASH_SOURCE[0]}" >&2
+    sed -n '2,27s/^# \{0,1\}//p' "${BASH_SOURCE[0]}" >&2
     exit 2
 }
 SERVER=$1
@@ -43,7 +44,8 @@ WORK=$4
 
 SECONDS_PER_RUN=${SEED_SECONDS:-10}
 ROUNDS=${SEED_ROUNDS:-3}
-WARMUP=${SEED_WARMUP:-15}
+WARMUP=${SEED_WARMUP:-60}
+REWARM=${SEED_REWARM:-3}
 CONNECTIONS=${SEED_CONNECTIONS:-64}
 WRK_THREADS=${SEED_WRK_THREADS:-2}
 export SEED_ROWS=${SEED_ROWS:-100000}
@@ -59,7 +61,7 @@ command -v wrk >/dev/null 2>&1 || ps_die "wrk is not installed (apt-get install 
 [ -x "$SERVER" ] || ps_die "$SERVER is not built"
 mkdir -p "$WORK"
 
-declare -A PID PORT CPU_TICKS PG_TICKS REDIS_TICKS RSS_MAX
+declare -A PID PORT CPU_TICKS PG_TICKS REDIS_TICKS RSS_MAX DBQ_RUN L1_HIT_RUN L1_ALL_RUN
 SERVERS=()
 
 # shellcheck disable=SC2317 # invoked via trap
@@ -163,7 +165,27 @@ start_servers() {
         PG_TICKS[$mode]=0
         REDIS_TICKS[$mode]=0
         RSS_MAX[$mode]=0
+        DBQ_RUN[$mode]=0
+        L1_HIT_RUN[$mode]=0
+        L1_ALL_RUN[$mode]=0
     done
+}
+
+# metric PORT NAME_REGEX: sum of the matching series in a server's /metrics.
+metric() {
+    curl -fsS "http://127.0.0.1:$1/metrics" | awk -v re="$2" '$0 !~ /^#/ && $1 ~ re { s += $2 } END { printf "%.0f\n", s }'
+}
+
+# counters MODE: "db_queries l1_hits l1_lookups" of MODE's server now.
+counters() {
+    curl -fsS "http://127.0.0.1:${PORT[$1]}/metrics" | awk '
+        $0 ~ /^#/ { next }
+        $1 ~ /^seed_db_queries_total/ { q += $2 }
+        $1 ~ /^poolscope_cache_requests_total\{.*level="l1"/ {
+            a += $2
+            if ($1 ~ /result="(hit|negative_hit)"/) h += $2
+        }
+        END { printf "%.0f %.0f %.0f\n", q, h, a }'
 }
 
 # run_wrk MODE SECONDS OUT [HIST]: one wrk run against MODE's server.
@@ -194,15 +216,23 @@ for ((r = 0; r < ROUNDS; r++)); do
         mode=${MODES[$(((r + k) % nmodes))]}
         ps_log "round $((r + 1))/$ROUNDS: $mode, ${SECONDS_PER_RUN} s," \
             "load average $(cut -d' ' -f1-3 /proc/loadavg)"
+        # A short unmeasured run first: every mode comes back from the others'
+        # turns (an idle server, L1 entries past their time-to-idle) warm.
+        [ "$REWARM" != 0 ] && run_wrk "$mode" "$REWARM" "$WORK/$mode.r$r.rewarm.wrk"
         c0=$(proc_ticks "${PID[$mode]}")
         p0=0
         d0=0
         [ -n "$PG_PID" ] && p0=$(tree_ticks "$PG_PID")
         [ -n "$REDIS_PID" ] && d0=$(proc_ticks "$REDIS_PID")
+        read -r q0 h0 a0 <<<"$(counters "$mode")"
         run_wrk "$mode" "$SECONDS_PER_RUN" "$WORK/$mode.r$r.wrk" "$WORK/$mode.r$r.hist"
         CPU_TICKS[$mode]=$((CPU_TICKS[$mode] + $(proc_ticks "${PID[$mode]}") - c0))
         [ -n "$PG_PID" ] && PG_TICKS[$mode]=$((PG_TICKS[$mode] + $(tree_ticks "$PG_PID") - p0))
         [ -n "$REDIS_PID" ] && REDIS_TICKS[$mode]=$((REDIS_TICKS[$mode] + $(proc_ticks "$REDIS_PID") - d0))
+        read -r q1 h1 a1 <<<"$(counters "$mode")"
+        DBQ_RUN[$mode]=$((DBQ_RUN[$mode] + q1 - q0))
+        L1_HIT_RUN[$mode]=$((L1_HIT_RUN[$mode] + h1 - h0))
+        L1_ALL_RUN[$mode]=$((L1_ALL_RUN[$mode] + a1 - a0))
         rss=$(rss_kib "${PID[$mode]}")
         ((rss > RSS_MAX[$mode])) && RSS_MAX[$mode]=$rss
         grep -E 'Requests/sec|Latency  ' "$WORK/$mode.r$r.wrk" | sed 's/^ */    /' >&2
@@ -234,11 +264,6 @@ summarize() {
     echo "$counts $pcts"
 }
 
-# metric PORT NAME_REGEX: sum of the matching series in a server's /metrics.
-metric() {
-    curl -fsS "http://127.0.0.1:$1/metrics" | awk -v re="$2" '$0 !~ /^#/ && $1 ~ re { s += $2 } END { printf "%.0f\n", s }'
-}
-
 declare -A QPS P99
 {
     printf '\nseed product API: %s connections, %s wrk threads, %s rounds x %s s per mode, %s%% multi-id requests (%s ids)\n' \
@@ -255,7 +280,7 @@ for mode in "${MODES[@]}"; do
     rd_cores=$(awk -v t="${REDIS_TICKS[$mode]}" -v h="$CLK_TCK" -v s="$secs" 'BEGIN { printf "%.2f", (s > 0 ? t / h / s : 0) }')
     rss=$(awk -v k="${RSS_MAX[$mode]}" 'BEGIN { printf "%.1f", k / 1024 }')
     hwm=$(awk -v k="$(hwm_kib "${PID[$mode]}")" 'BEGIN { printf "%.1f", k / 1024 }')
-    dbq=$(metric "${PORT[$mode]}" '^seed_db_queries_total')
+    dbq=${DBQ_RUN[$mode]}
     QPS[$mode]=$qps
     P99[$mode]=$p99
     printf '%-8s %10s %8s %8s %8s %8s %9s %7s %7s %7s %8s %8s %8s\n' "$mode" "$qps" "$p50" "$p95" "$p99" \
@@ -264,7 +289,7 @@ for mode in "${MODES[@]}"; do
         "seed_p99_ms_$mode=$p99" "seed_errors_$mode=$err" "seed_server_cpu_cores_$mode=$cores"
         "seed_pg_cpu_cores_$mode=$pg_cores" "seed_rss_mib_$mode=$rss")
 done
-printf '(CPU: cores busy during the measured seconds - server process, PostgreSQL (postmaster and backends), Redis; db_queries: SELECTs the server sent, whole run)\n' >&2
+printf '(CPU: cores busy during the measured seconds - server process, PostgreSQL (postmaster and backends), Redis; db_queries: SELECTs the server sent during the measured seconds)\n' >&2
 
 # Where the time of a database read goes: the pools' mean wait for a
 # connection, and the after cache's loads (L1 and L2 miss: pool + query).
@@ -289,7 +314,8 @@ if [ -n "${PORT[after]:-}" ]; then
     l2_hit=$(metric "${PORT[after]}" '^poolscope_cache_requests_total\{.*level="l2".*result="(hit|negative_hit)"')
     l2_all=$(metric "${PORT[after]}" '^poolscope_cache_requests_total\{.*level="l2"')
     ps_log "after: L1 $l1_hit hits of $l1_all lookups, L2 $l2_hit hits of $l2_all lookups (whole run, warm-up included)"
-    VALUES+=("seed_l1_hit_ratio=$(awk -v h="$l1_hit" -v a="$l1_all" 'BEGIN { printf "%.3f", (a > 0 ? h / a : 0) }')")
+    ps_log "after: L1 ${L1_HIT_RUN[after]} hits of ${L1_ALL_RUN[after]} lookups during the measured seconds"
+    VALUES+=("seed_l1_hit_ratio=$(awk -v h="${L1_HIT_RUN[after]}" -v a="${L1_ALL_RUN[after]}" 'BEGIN { printf "%.3f", (a > 0 ? h / a : 0) }')")
 fi
 
 printf '%s\n' "${VALUES[@]}"
