@@ -10,9 +10,9 @@
 # Creates seed_products (SEED_ROWS rows) if it does not hold exactly that,
 # starts one server per mode (before, after, connect) at once, warms each up
 # with SEED_WARMUP seconds of load, then runs SEED_ROUNDS rounds in which
-# every mode gets SEED_REWARM unmeasured and then SEED_SECONDS measured seconds of wrk load (SEED_CONNECTIONS connections,
-# SEED_WRK_THREADS threads, bench/seed/seed_wrk.lua), each round starting
-# with the next mode. Per mode: requests per second over all its rounds,
+# every mode gets SEED_REWARM unmeasured and then SEED_SECONDS measured
+# seconds of wrk load (SEED_CONNECTIONS connections, SEED_WRK_THREADS threads,
+# bench/seed/seed_wrk.lua), each round starting with the next mode. Per mode: requests per second over all its rounds,
 # P50/P95/P99 from the merged latency histograms of its rounds, CPU of the
 # server process (and of PostgreSQL and Redis) from /proc, resident memory
 # of the server. Tables on stderr; name=value lines on stdout, qps_ratio and

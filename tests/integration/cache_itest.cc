@@ -1,6 +1,5 @@
 // The two-level cache against the real throw-away Redis and PostgreSQL.
 #include <atomic>
-#include <cstdio>
 #include <thread>
 
 #include <gmock/gmock.h>
@@ -11,6 +10,7 @@
 #include "poolscope/cache/redis_l2.h"
 #include "poolscope/core/host_port.h"
 #include "poolscope/pool/pool.h"
+#include "poolscope/samplers/redis_info.h"
 
 namespace poolscope {
 namespace {
@@ -285,20 +285,13 @@ TEST_F(CacheTest, RedisKilledMidRunFailsOpenThenResumes) {
   EXPECT_GT(answered, 100);
 }
 
-// RedisInfoField reads one "name:value" line of INFO from the Redis at addr.
-long RedisInfoField(const std::string& addr, const std::string& field) {
+// RedisInfoNumber reads one INFO field of the Redis at addr (NaN when absent).
+double RedisInfoNumber(const std::string& addr, const std::string& field) {
   auto hp = ParseHostPort(addr);
-  std::string cmd = "redis-cli -h " + hp->host + " -p " + std::to_string(hp->port) + " INFO";
-  FILE* p = popen(cmd.c_str(), "r");
-  if (p == nullptr) return -1;
-  char line[512];
-  long value = -1;
-  while (fgets(line, sizeof line, p) != nullptr) {
-    std::string l(line);
-    if (l.rfind(field + ":", 0) == 0) value = std::stol(l.substr(field.size() + 1));
-  }
-  pclose(p);
-  return value;
+  std::string out;
+  ::poolscope::testing::Run(
+      "redis-cli -h " + hp->host + " -p " + std::to_string(hp->port) + " INFO", &out);
+  return ParseRedisInfo(out).Number(field);
 }
 
 TEST_F(CacheTest, RedisConnectionsStayWithinThePoolUnderContention) {
@@ -306,7 +299,7 @@ TEST_F(CacheTest, RedisConnectionsStayWithinThePoolUnderContention) {
   ServerFixture redis("redis", "cache-pool-cap");  // private: nobody else connects to it
   ASSERT_TRUE(redis.Do("start"));
   const std::string addr = redis.Query("addr");
-  const long before = RedisInfoField(addr, "total_connections_received");
+  const double before = RedisInfoNumber(addr, "total_connections_received");
   ASSERT_GE(before, 0) << "redis-cli INFO failed";
   RedisL2Options ro = RedisAt(addr);
   ro.pool_size = 2;
@@ -327,7 +320,8 @@ TEST_F(CacheTest, RedisConnectionsStayWithinThePoolUnderContention) {
   for (auto& t : threads) t.join();
   EXPECT_EQ(failed, 0);
   // 24 threads, 4,800 commands, a pool of 2: two connections opened, kept.
-  const long opened = RedisInfoField(addr, "total_connections_received") - before - 1;  // - INFO
+  const double opened =
+      RedisInfoNumber(addr, "total_connections_received") - before - 1;  // - the INFO itself
   EXPECT_LE(opened, 2) << "RedisL2 opened connections beyond pool_size under contention";
   EXPECT_GE(opened, 1);
 }

@@ -10,10 +10,9 @@
 
 namespace poolscope::testing {
 
-HttpResult HttpGet(std::uint16_t port, const std::string& path) {
-  HttpResult out;
+int ConnectLoopback(std::uint16_t port) {
   int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  if (fd < 0) return out;
+  if (fd < 0) return -1;
   timeval tv{5, 0};
   setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
   setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
@@ -23,8 +22,15 @@ HttpResult HttpGet(std::uint16_t port, const std::string& path) {
   addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
     ::close(fd);
-    return out;
+    return -1;
   }
+  return fd;
+}
+
+HttpResult HttpGet(std::uint16_t port, const std::string& path) {
+  HttpResult out;
+  int fd = ConnectLoopback(port);
+  if (fd < 0) return out;
   std::string req = "GET " + path + " HTTP/1.0\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n";
   if (::send(fd, req.data(), req.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(req.size())) {
     ::close(fd);

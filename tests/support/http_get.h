@@ -11,6 +11,10 @@ struct HttpResult {
   std::string body;
 };
 
+// ConnectLoopback opens a TCP connection to 127.0.0.1:<port> with 5 s send
+// and receive timeouts; -1 when it cannot.
+int ConnectLoopback(std::uint16_t port);
+
 // HttpGet fetches http://127.0.0.1:<port><path> with a 5 s timeout.
 HttpResult HttpGet(std::uint16_t port, const std::string& path);
 

@@ -16,6 +16,7 @@
 namespace poolscope {
 namespace {
 
+using ::poolscope::testing::ConnectLoopback;
 using ::poolscope::testing::HttpGet;
 using ::testing::HasSubstr;
 
@@ -92,26 +93,11 @@ std::string RawHttp(int fd, const std::string& request) {
   }
 }
 
-int ConnectTo(std::uint16_t port) {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(port);
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  timeval tv{5, 0};
-  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-  if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
-    close(fd);
-    return -1;
-  }
-  return fd;
-}
-
 TEST(HttpServerTest, KeepsHttp11ConnectionsOpenAndClosesWhenAsked) {
   HttpServer server;
   server.Handle("/a", [](const HttpRequest&) { return HttpResponse{200, "alpha\n"}; });
   ASSERT_TRUE(server.Start({"127.0.0.1", 0}).ok());
-  int fd = ConnectTo(server.port());
+  int fd = ConnectLoopback(server.port());
   ASSERT_GE(fd, 0);
   const std::string req = "GET /a HTTP/1.1\r\nHost: x\r\n\r\n";
   for (int i = 0; i < 3; ++i) {  // three requests on one connection
@@ -127,7 +113,7 @@ TEST(HttpServerTest, KeepsHttp11ConnectionsOpenAndClosesWhenAsked) {
   EXPECT_EQ(recv(fd, &c, 1, 0), 0) << "the server keeps a connection it said it would close";
   close(fd);
 
-  fd = ConnectTo(server.port());
+  fd = ConnectLoopback(server.port());
   ASSERT_GE(fd, 0);
   std::string head = RawHttp(fd, "HEAD /a HTTP/1.0\r\n\r\n");
   EXPECT_THAT(head, ::testing::StartsWith("HTTP/1.0 200 OK\r\n"));
